@@ -1,0 +1,153 @@
+"""End-to-end checks of the tier: shared sessions through the balancer, the
+session settings each node uses, client addresses and the firewall."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+REQUESTS = 30
+PHP_RUNTIME = os.environ.get("TIER_PHP_RUNTIME", "mod_php")
+
+
+@pytest.fixture(scope="module")
+def round_trip(new_session) -> list[dict]:
+    """Send 30 requests with one cookie through the balancer, once per module."""
+    session = new_session()
+    return [session.get() for _ in range(REQUESTS)]
+
+
+def test_round_trip_all_succeed(round_trip):
+    assert [answer["status"] for answer in round_trip] == [200] * REQUESTS
+
+
+def test_round_trip_counter_runs_in_order(round_trip):
+    assert [answer["count"] for answer in round_trip] == list(range(1, REQUESTS + 1))
+
+
+def test_round_trip_keeps_one_session(round_trip):
+    assert len({answer["session_id"] for answer in round_trip}) == 1
+
+
+def test_round_trip_reaches_every_node(round_trip, web_names):
+    assert {answer["backend"] for answer in round_trip} == set(web_names)
+
+
+def test_session_settings_identical(round_trip):
+    settings = {(a["save_handler"], a["save_path"], a["sess_prefix"]) for a in round_trip}
+    assert len(settings) == 1
+
+
+def test_session_handler_is_memcached(round_trip):
+    assert round_trip[0]["save_handler"] == "memcached"
+
+
+def test_save_path_lists_nodes_in_order(round_trip, web_names):
+    from conftest import address_of
+
+    expected = ",".join(f"{address_of(name)}:11211" for name in web_names)
+    assert round_trip[0]["save_path"] == expected
+
+
+def test_session_prefix_set_explicitly(round_trip):
+    assert round_trip[0]["sess_prefix"] == "tier.sess."
+
+
+def test_client_address_seen_by_php(round_trip, client_address):
+    assert {answer["client"] for answer in round_trip} == {client_address}
+
+
+def test_access_log_shows_client(round_trip, web_hosts, client_address, balancer_address):
+    for host in web_hosts:
+        last = host.check_output("tail -n 1 /var/log/apache2/app-access.log")
+        assert last.split()[0] == client_address, last
+        assert f"peer={balancer_address}" in last
+
+
+def test_forged_header_through_balancer_ignored(new_session, client_address):
+    answer = new_session().get(headers={"X-Forwarded-For": "203.0.113.7"})
+    assert answer["client"] == client_address
+
+
+def test_forged_header_from_non_balancer_ignored(web_hosts):
+    # The node itself is not a balancer, so its header must not be trusted.
+    fetch = (
+        "import urllib.request as u; r = u.Request('http://127.0.0.1/session.php', "
+        "headers={'X-Forwarded-For': '203.0.113.7'}); print(u.urlopen(r, timeout=5).read().decode())"
+    )
+    answer = json.loads(web_hosts[0].check_output(f'python3 -c "{fetch}"'))
+    assert answer["client"] == "127.0.0.1"
+
+
+def test_web_port_closed_to_client(client, web_names):
+    from conftest import address_of
+
+    for name in web_names:
+        result = client.run(f"curl -s -m 2 -o /dev/null http://{address_of(name)}/session.php")
+        assert result.rc == 28, f"{name}: curl exit {result.rc}, expected a timeout (28)"
+
+
+def test_apache_config_valid(web_hosts):
+    for host in web_hosts:
+        assert host.run("apachectl -t").rc == 0, host.backend.hostname
+
+
+def test_only_tier_sites_enabled(web_hosts):
+    for host in web_hosts:
+        assert host.check_output("ls /etc/apache2/sites-enabled") == "tier-app.conf"
+
+
+def test_unknown_host_name_served_by_tier(client, web_hosts, balancer_address):
+    body = client.check_output(
+        f"curl -sS -m 5 -H 'Host: unknown.invalid' http://{balancer_address}/session.php"
+    )
+    assert json.loads(body)["save_handler"] == "memcached"
+
+
+def test_admin_values_match_runtime(web_hosts):
+    for host in web_hosts:
+        vhost = host.file("/etc/apache2/sites-available/tier-app.conf").content_string
+        if PHP_RUNTIME == "mod_php":
+            assert "php_admin_value session.save_handler" in vhost
+        else:
+            assert "php_admin_value" not in vhost
+            assert "proxy:unix:" in vhost
+
+
+def test_rendered_settings_known_to_php(web_hosts):
+    for host in web_hosts:
+        known = set(json.loads(host.check_output("php -r 'echo json_encode(array_keys(ini_get_all()));'")))
+        if PHP_RUNTIME == "mod_php":
+            text = host.file("/etc/apache2/sites-available/tier-app.conf").content_string
+            names = {line.split()[1] for line in text.splitlines() if line.strip().startswith("php_admin_value")}
+        else:
+            text = host.check_output("cat /etc/php/*/fpm/pool.d/tier.conf")
+            names = {line.split("[")[1].split("]")[0] for line in text.splitlines() if line.startswith("php_admin_value[")}
+        assert names, host.backend.hostname
+        assert names <= known, names - known
+
+
+def test_services_active(web_hosts, balancer):
+    services = ["memcached", "apache2", "tier-firewall"]
+    if PHP_RUNTIME == "fpm":
+        services.append("php*-fpm")
+    for host in web_hosts:
+        for service in services:
+            result = host.run(f"systemctl is-active {service}")
+            assert result.stdout.strip() == "active", f"{host.backend.hostname}: {service}"
+    assert balancer.run("systemctl is-active nginx").stdout.strip() == "active"
+
+
+def test_nginx_config_valid(balancer):
+    assert balancer.run("nginx -t").rc == 0
+
+
+def test_upstream_uses_addresses(balancer, web_names):
+    from conftest import address_of
+
+    config = balancer.check_output("nginx -T 2>/dev/null")
+    for name in web_names:
+        assert f"server {address_of(name)}:80" in config
+        assert f"server {name}" not in config
