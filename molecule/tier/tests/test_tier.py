@@ -40,6 +40,29 @@ def test_session_settings_identical(round_trip):
     assert len(settings) == 1
 
 
+def test_effective_settings_identical(round_trip):
+    settings = {json.dumps(answer["settings"], sort_keys=True) for answer in round_trip}
+    assert len(settings) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("memcached.sess_number_of_replicas", "2"),
+        ("memcached.sess_binary_protocol", "On"),
+        ("memcached.sess_remove_failed_servers", "On"),
+        ("memcached.sess_server_failure_limit", "1"),
+        ("memcached.sess_connect_timeout", "200"),
+        ("memcached.sess_consistent_hash", "On"),
+        ("memcached.sess_persistent", "Off"),
+        ("memcached.sess_lock_expire", "30"),
+        ("session.gc_maxlifetime", "1440"),
+    ],
+)
+def test_effective_setting_matches_intent(round_trip, name, expected):
+    assert round_trip[0]["settings"][name] == expected
+
+
 def test_session_handler_is_memcached(round_trip):
     assert round_trip[0]["save_handler"] == "memcached"
 
