@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +176,41 @@ def test_upstream_uses_addresses(balancer, web_names):
     for name in web_names:
         assert f"server {address_of(name)}:80" in config
         assert f"server {name}" not in config
+
+
+def test_check_playbook_round_trip():
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
+    run = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / "playbooks/check.yml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "the session kept its counter across every web node" in run.stdout
+
+
+def test_balancer_reloads_with_node_gone(balancer, web_names, new_session):
+    """nginx must load and reload while a web node's container is stopped."""
+    stopped = web_names[-1]
+    subprocess.run(["docker", "stop", "-t", "5", stopped], check=True, capture_output=True, timeout=60)
+    try:
+        assert balancer.run("nginx -t").rc == 0
+        assert balancer.run("systemctl reload nginx").rc == 0
+        session = new_session()
+        answers = [session.get() for _ in range(6)]
+        assert [answer["status"] for answer in answers] == [200] * 6
+        assert [answer["count"] for answer in answers] == list(range(1, 7))
+        assert stopped not in {answer["backend"] for answer in answers}
+    finally:
+        subprocess.run(["docker", "start", stopped], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["docker", "exec", stopped, "systemctl", "is-system-running", "--wait"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
