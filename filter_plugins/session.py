@@ -22,7 +22,7 @@ MEMCACHED_MAX_RELATIVE_TTL = 2592000
 # memcached.sess_* setting (see _ha_settings); the names are those of
 # php-memcached 3.x, the release in Debian 12/13 and Ubuntu 22.04/24.04.
 SESSION_OPTION_DEFAULTS: dict[str, Any] = {
-    # None: servers - 1, so every node holds every session. The extension puts
+    # None: servers - 1, so every node stores every session. The extension puts
     # replicas on the next servers in save_path order, not on the next ring
     # point, so fewer replicas lose the sessions that a failover reroutes.
     "replicas": None,
