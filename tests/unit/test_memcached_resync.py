@@ -1,8 +1,8 @@
 """Unit tests for the resync in roles/memcached's tier-memcached-resync helper.
 
 Two small in-process servers speak the part of memcached's text protocol
-that the helper uses (lru_crawler metadump, mg, add, set, version): one is the
-peer, one is the local memcached that gets refilled.
+that the helper uses (lru_crawler metadump, mg, add, set, delete and
+version): one is the peer, one is the local memcached that gets refilled.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 self._meta_get(words[1], words[2:])
             elif words and words[0] in (b"add", b"set"):
                 self._store(words)
+            elif words and words[0] == b"delete":
+                found = self.server.items.pop(words[1], None) is not None
+                self.wfile.write(b"DELETED\r\n" if found else b"NOT_FOUND\r\n")
             elif words == [b"version"]:
                 self.wfile.write(b"VERSION 1.6.99\r\n")
             else:
@@ -366,6 +369,57 @@ def test_catch_up_unblocked_never_sets(servers):
     report = resync.copy_from_peer(settings, settings.peers[0], deadline, run, since=started - 1)
     assert report.refreshed == 0
     assert b"set" not in local.commands
+
+
+def test_final_refresh_replaces_hot_keys(servers):
+    peer, local = servers
+    peer.put(b"p.a", b"count=1", ttl=600)
+    settings = settings_for(local.port, [peer.port])
+    run = resync.Run(blocked=True)
+    deadline = resync.Deadline(10)
+    started = time.time()
+    resync.copy_from_peer(settings, settings.peers[0], deadline, run)
+    peer.put(b"p.a", b"count=2", ttl=600)
+    resync.copy_from_peer(settings, settings.peers[0], deadline, run, since=started - 1)
+    # Written again after the catch-up pass read it.
+    peer.put(b"p.a", b"count=3", ttl=600)
+    assert resync.refresh_hot_keys(settings, deadline, run) == (1, 0)
+    assert local.live(b"p.a")[2] == b"count=3"
+
+
+def test_final_refresh_deletes_destroyed_keys(servers):
+    peer, local = servers
+    peer.put(b"p.a", b"count=1", ttl=600)
+    settings = settings_for(local.port, [peer.port])
+    run = resync.Run(blocked=True)
+    deadline = resync.Deadline(10)
+    started = time.time()
+    resync.copy_from_peer(settings, settings.peers[0], deadline, run)
+    peer.put(b"p.a", b"count=2", ttl=600)
+    resync.copy_from_peer(settings, settings.peers[0], deadline, run, since=started - 1)
+    # A logout destroys the session on the peer.
+    del peer.items[b"p.a"]
+    assert resync.refresh_hot_keys(settings, deadline, run) == (0, 1)
+    assert local.live(b"p.a") is None
+
+
+def test_final_refresh_keeps_key_when_peer_down(servers):
+    peer, local = servers
+    local.put(b"p.a", b"count=2", ttl=600)
+    settings = settings_for(local.port, [peer.port, closed_port()])
+    run = resync.Run(added={b"p.a"}, hot={b"p.a": None}, blocked=True)
+    assert resync.refresh_hot_keys(settings, resync.Deadline(10), run) == (0, 0)
+    assert local.live(b"p.a")[2] == b"count=2"
+
+
+def test_final_refresh_needs_block(servers):
+    peer, local = servers
+    local.put(b"p.a", b"count=1", ttl=600)
+    peer.put(b"p.a", b"count=2", ttl=600)
+    settings = settings_for(local.port, [peer.port])
+    run = resync.Run(added={b"p.a"}, hot={b"p.a": None}, blocked=False)
+    assert resync.refresh_hot_keys(settings, resync.Deadline(10), run) == (0, 0)
+    assert local.live(b"p.a")[2] == b"count=1"
 
 
 def test_resync_runs_both_passes(servers, caplog):
