@@ -68,7 +68,7 @@ class BalancerSession:
         self.jar = f"/tmp/cookies-{uuid.uuid4().hex}"
 
     def get(self, path: str = "/session.php", headers: dict[str, str] | None = None) -> dict:
-        """Return the decoded JSON answer, with the HTTP status under ``status``."""
+        """Return the decoded JSON response, with the HTTP status under ``status``."""
         header_args = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in (headers or {}).items())
         result = self.client.run(
             f"curl -sS -m 5 -b {self.jar} -c {self.jar} {header_args} -w '\\n%{{http_code}}' "
