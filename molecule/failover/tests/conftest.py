@@ -12,24 +12,25 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import time
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import testinfra
-import yaml
 
 TESTS_DIR = Path(__file__).resolve().parent
 SCENARIO_DIR = TESTS_DIR.parent
 PROJECT_DIR = SCENARIO_DIR.parents[1]
+sys.path.insert(0, str(PROJECT_DIR / "molecule" / "shared"))
 
-_SCENARIO = yaml.safe_load((SCENARIO_DIR / "molecule.yml").read_text())
-_PLATFORMS = _SCENARIO["platforms"]
-NODE_ADDRESSES: dict[str, str] = {p["name"]: p["networks"][0]["ipv4_address"] for p in _PLATFORMS}
+import scenario_support  # noqa: E402
+from scenario_support import PlaybookRun, docker, node_addresses, scenario_platforms  # noqa: E402,F401
+
+SCENARIO = "failover"
+_PLATFORMS = scenario_platforms(SCENARIO_DIR)
+NODE_ADDRESSES: dict[str, str] = node_addresses(_PLATFORMS)
 WEB_NODES = [p["name"] for p in _PLATFORMS if "web" in p["groups"]]
 BALANCER = next(p["name"] for p in _PLATFORMS if "balancers" in p["groups"])
 CLIENT = next(p["name"] for p in _PLATFORMS if "clients" in p["groups"])
@@ -66,13 +67,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # Containers
 
 
-def docker(*args: str, input_text: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run a docker CLI command on the host. Callers name only this scenario's containers."""
-    return subprocess.run(
-        ["docker", *args], input=input_text, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 def host(name: str) -> testinfra.host.Host:
     return testinfra.get_host(f"docker://{name}")
 
@@ -93,18 +87,7 @@ def wait_for_boot(container: str, timeout: float = BOOT_TIMEOUT) -> str:
     memcached's start includes the resync from its peers, so "running" also
     means that the resync has ended.
     """
-    deadline = time.monotonic() + timeout
-    state = "unknown"
-    while time.monotonic() < deadline:
-        try:
-            result = docker("exec", container, "systemctl", "is-system-running", "--wait", timeout=30)
-            state = result.stdout.strip() or result.stderr.strip()
-        except subprocess.TimeoutExpired:
-            state = "no response within 30 s"
-        if state in ("running", "degraded"):
-            return state
-        time.sleep(1)
-    return state
+    return scenario_support.wait_for_boot(container, timeout)
 
 
 def unit_log(container: str, unit: str, since: str) -> str:
@@ -225,29 +208,12 @@ def locate_keys(keys: list[str], via: str = WEB_NODES[0]) -> dict[str, Any]:
 # ansible-playbook
 
 
-def ansible_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    if not env.get("ANSIBLE_CONFIG"):
-        ephemeral = env.get("MOLECULE_EPHEMERAL_DIRECTORY")
-        if not ephemeral:
-            pytest.fail("MOLECULE_EPHEMERAL_DIRECTORY is not set; run these tests with `molecule verify -s failover`")
-        env["ANSIBLE_CONFIG"] = str(Path(ephemeral) / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    # JSON results keep each message on one line, as the role wrote it.
-    env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
-    return env
+def run_playbook(playbook: Path, *args: str, timeout: float = PLAYBOOK_TIMEOUT) -> PlaybookRun:
+    """Run ``playbook`` against molecule's inventory; the result carries the whole output.
 
-
-def run_playbook(playbook: Path, *args: str, timeout: float = PLAYBOOK_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """Run ``playbook`` against molecule's inventory; the result carries the whole output."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set; run these tests with `molecule verify -s failover`")
-    command = ["ansible-playbook", "-i", inventory, str(playbook), *args]
-    try:
-        return subprocess.run(
-            command, env=ansible_environment(), capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired as error:
-        pytest.fail(f"{' '.join(command)} timed out after {timeout} s:\n{error.stdout}\n{error.stderr}")
+    Results are printed as JSON, which keeps each message on one line, as the
+    role wrote it.
+    """
+    return scenario_support.run_playbook(
+        SCENARIO, playbook, *args, json_output=False, timeout=timeout, env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+    )

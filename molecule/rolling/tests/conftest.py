@@ -14,22 +14,31 @@ stop file appears.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
+import sys
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testinfra
-import yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
 PROJECT_DIR = SCENARIO_DIR.parents[1]
+sys.path.insert(0, str(PROJECT_DIR / "molecule" / "shared"))
+
+import scenario_support  # noqa: E402
+from scenario_support import (  # noqa: E402,F401  (imported by the tests)
+    PlaybookRun,
+    molecule_inventory,
+    node_addresses,
+    scenario_platforms,
+    write_inventory,
+)
+
+SCENARIO = "rolling"
 TESTS_DIR = Path(__file__).resolve().parent
 SITE_PLAYBOOK = PROJECT_DIR / "playbooks" / "site.yml"
 ROLLING_PLAYBOOK = PROJECT_DIR / "playbooks" / "rolling_update.yml"
@@ -47,12 +56,8 @@ PROBE_DEADLINE_S = PLAYBOOK_TIMEOUT_S + 60
 BALANCER_CONFIG = "/etc/nginx/conf.d/tier-balancer.conf"
 
 
-def _load_platforms() -> list[dict[str, Any]]:
-    return yaml.safe_load((SCENARIO_DIR / "molecule.yml").read_text())["platforms"]
-
-
-_PLATFORMS = _load_platforms()
-NODE_ADDRESSES: dict[str, str] = {p["name"]: p["networks"][0]["ipv4_address"] for p in _PLATFORMS}
+_PLATFORMS = scenario_platforms(SCENARIO_DIR)
+NODE_ADDRESSES: dict[str, str] = node_addresses(_PLATFORMS)
 WEB_NODES = [p["name"] for p in _PLATFORMS if "web" in p["groups"]]
 BALANCER = next(p["name"] for p in _PLATFORMS if "balancers" in p["groups"])
 CLIENT = next(p["name"] for p in _PLATFORMS if "clients" in p["groups"])
@@ -60,83 +65,12 @@ ALL_NODES = list(NODE_ADDRESSES)
 NODE_BY_ADDRESS = {address: name for name, address in NODE_ADDRESSES.items()}
 
 
-def inventory_file() -> Path:
-    value = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not value:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set; run these tests with `molecule verify -s rolling`")
-    return Path(value)
-
-
 def get_node(name: str) -> testinfra.host.Host:
     """Return the testinfra host of node ``name``, connected through molecule's inventory."""
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(inventory_file().parent))
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(molecule_inventory(SCENARIO).parent))
 
 
 # ansible-playbook
-
-
-@dataclass
-class PlaybookRun:
-    """Result of one ansible-playbook run with the ansible.posix.json callback."""
-
-    command: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    duration_s: float
-    _report: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def output(self) -> str:
-        return f"$ {' '.join(self.command)}\nexit code {self.returncode}\n{self.stdout[-20000:]}\n{self.stderr[-5000:]}"
-
-    @property
-    def report(self) -> dict[str, Any]:
-        if self._report is None:
-            try:
-                self._report = json.loads(self.stdout)
-            except json.JSONDecodeError as error:
-                raise AssertionError(f"ansible-playbook printed no JSON report ({error}):\n{self.output}") from None
-        return self._report
-
-    @property
-    def stats(self) -> dict[str, dict[str, int]]:
-        return self.report["stats"]
-
-    def task_results(self, task_name: str) -> list[tuple[str, dict[str, Any]]]:
-        """Return (host, result) for every run of the task named ``task_name`` that was not skipped."""
-        results = []
-        for play in self.report["plays"]:
-            for task in play["tasks"]:
-                if task["task"]["name"] == task_name:
-                    results += [(host, result) for host, result in task["hosts"].items() if not result.get("skipped")]
-        return results
-
-    def failure_messages(self) -> list[str]:
-        """Return the message of every failed task result, loop items included."""
-        messages = []
-        for play in self.report["plays"]:
-            for task in play["tasks"]:
-                for result in task["hosts"].values():
-                    for item in [result, *result.get("results", [])]:
-                        if item.get("failed") and item.get("msg"):
-                            messages.append(str(item["msg"]))
-        return messages
-
-
-def ansible_environment(**overrides: str) -> dict[str, str]:
-    """Return the environment for ansible-playbook: molecule's ansible.cfg, JSON output, no colours."""
-    env = dict(os.environ)
-    if not env.get("ANSIBLE_CONFIG"):
-        ephemeral = env.get("MOLECULE_EPHEMERAL_DIRECTORY")
-        if not ephemeral:
-            pytest.fail("MOLECULE_EPHEMERAL_DIRECTORY is not set; run these tests with `molecule verify -s rolling`")
-        env["ANSIBLE_CONFIG"] = str(Path(ephemeral) / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    env.update(overrides)
-    return env
 
 
 def run_playbook(
@@ -145,41 +79,10 @@ def run_playbook(
     extra_inventory: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> PlaybookRun:
-    """Run ``playbook`` against molecule's inventory, plus ``extra_inventory`` if given.
-
-    Ansible also logs every task to a temporary file, because the JSON
-    callback prints nothing until the run ends. A run that times out shows the
-    end of that log and keeps the file, and a finished run removes it.
-    """
-    command = ["ansible-playbook", "-i", str(inventory_file())]
-    if extra_inventory is not None:
-        command += ["-i", str(extra_inventory)]
-    command += [str(playbook), *args]
-    descriptor, log_name = tempfile.mkstemp(prefix="rolling-ansible-", suffix=".log")
-    os.close(descriptor)
-    log_file = Path(log_name)
-    start = time.monotonic()
-    try:
-        completed = subprocess.run(
-            command,
-            env=ansible_environment(ANSIBLE_LOG_PATH=str(log_file), **(env or {})),
-            capture_output=True,
-            text=True,
-            timeout=PLAYBOOK_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        log_tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-60:])
-        pytest.fail(f"{' '.join(command)} timed out after {PLAYBOOK_TIMEOUT_S} s. End of {log_file}:\n{log_tail}")
-    log_file.unlink()
-    return PlaybookRun(command, completed.returncode, completed.stdout, completed.stderr, time.monotonic() - start)
-
-
-def write_inventory(directory: Path, name: str, content: dict[str, Any]) -> Path:
-    """Write a YAML inventory that ansible-playbook reads next to molecule's inventory."""
-    path = directory / f"{name}.yml"
-    path.write_text(yaml.safe_dump(content, sort_keys=False))
-    return path
+    """Run ``playbook`` against molecule's inventory with the JSON callback; see scenario_support."""
+    return scenario_support.run_playbook(
+        SCENARIO, playbook, *args, extra_inventory=extra_inventory, timeout=PLAYBOOK_TIMEOUT_S, env=env
+    )
 
 
 # Background probes

@@ -173,8 +173,8 @@ def rolling_run() -> LoadedRun:
 
 
 def test_rolling_update_succeeds(rolling_run, capsys):
-    waits = rolling_run.run.task_results("Wait until no balancer has a connection open to the node")
-    checks = rolling_run.run.task_results("Request the session check page with a new session")
+    waits = rolling_run.run.task_runs("Wait until no balancer has a connection open to the node")
+    checks = rolling_run.run.task_runs("Request the session check page with a new session")
     report(
         capsys,
         f"rolling_update.yml took {rolling_run.run.duration_s:.0f} s; attempts of the connection wait "

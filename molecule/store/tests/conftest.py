@@ -12,13 +12,10 @@ as the converge left them.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import time
+import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,19 @@ import yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
 PROJECT_DIR = SCENARIO_DIR.parents[1]
+sys.path.insert(0, str(PROJECT_DIR / "molecule" / "shared"))
+
+import scenario_support  # noqa: E402
+from scenario_support import (  # noqa: E402,F401  (imported by the tests)
+    PlaybookRun,
+    docker,
+    molecule_inventory,
+    node_addresses,
+    wait_for_boot,
+    write_inventory,
+)
+
+SCENARIO = "store"
 CONVERGE_PLAYBOOK = SCENARIO_DIR / "converge.yml"
 PREPARE_PLAYBOOK = SCENARIO_DIR / "prepare.yml"
 CHECK_PLAYBOOK = PROJECT_DIR / "playbooks" / "check.yml"
@@ -55,7 +65,7 @@ _PLATFORMS = _SCENARIO["platforms"]
 _HOST_VARS = _SCENARIO["provisioner"]["inventory"].get("host_vars", {})
 
 # Each node's address on the scenario network, as molecule.yml pins it.
-NODE_ADDRESSES: dict[str, str] = {platform["name"]: platform["networks"][0]["ipv4_address"] for platform in _PLATFORMS}
+NODE_ADDRESSES: dict[str, str] = node_addresses(_PLATFORMS)
 WEB_NODES = [platform["name"] for platform in _PLATFORMS if "web" in platform.get("groups", [])]
 # Nodes that are not in group web and must never reach memcached.
 OUTSIDE_NODES = [name for name in NODE_ADDRESSES if name not in WEB_NODES]
@@ -104,16 +114,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # Nodes
 
 
-def _inventory_file() -> Path:
-    value = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not value:
-        pytest.fail("MOLECULE_INVENTORY_FILE is not set; run these tests with `molecule verify -s store`")
-    return Path(value)
-
-
 def get_node(name: str) -> testinfra.host.Host:
     """Return the testinfra host of node ``name``, connected through molecule's inventory."""
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(_inventory_file().parent))
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(molecule_inventory(SCENARIO).parent))
 
 
 @pytest.fixture(scope="session")
@@ -241,103 +244,9 @@ def probe_udp(source: str, address: str, port: int = MEMCACHED_PORT, timeout: fl
 # ansible-playbook
 
 
-@dataclass
-class PlaybookRun:
-    """Result of one ansible-playbook run."""
-
-    command: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    json_output: bool
-    _report: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def output(self) -> str:
-        return f"$ {' '.join(self.command)}\nexit code {self.returncode}\n{self.stdout}\n{self.stderr}"
-
-    @property
-    def report(self) -> dict[str, Any]:
-        """Return the parsed output of the ansible.posix.json callback."""
-        if not self.json_output:
-            raise ValueError(
-                "the JSON report is missing because this run used the default callback; run it with json_output=True"
-            )
-        if self._report is None:
-            try:
-                self._report = json.loads(self.stdout)
-            except json.JSONDecodeError as error:
-                raise AssertionError(f"ansible-playbook printed no JSON report ({error}):\n{self.output}") from None
-        return self._report
-
-    @property
-    def stats(self) -> dict[str, dict[str, int]]:
-        return self.report["stats"]
-
-    def task_results(self, task_name: str) -> dict[str, dict[str, Any]]:
-        """Return each host's result of the task whose name ends with ``task_name``."""
-        results: dict[str, dict[str, Any]] = {}
-        for play in self.report["plays"]:
-            for task in play["tasks"]:
-                if task["task"]["name"].endswith(task_name):
-                    results.update(task["hosts"])
-        return results
-
-    def failure_messages(self) -> list[str]:
-        """Return the message of every failed task result, loop items included."""
-        messages = []
-        for play in self.report["plays"]:
-            for task in play["tasks"]:
-                for result in task["hosts"].values():
-                    for item in [result, *result.get("results", [])]:
-                        if item.get("failed") and item.get("msg"):
-                            messages.append(str(item["msg"]))
-        return messages
-
-
-def ansible_environment(json_output: bool) -> dict[str, str]:
-    """Return the environment for ansible-playbook: molecule's ansible.cfg, no colours."""
-    env = dict(os.environ)
-    if not env.get("ANSIBLE_CONFIG"):
-        ephemeral = env.get("MOLECULE_EPHEMERAL_DIRECTORY")
-        if not ephemeral:
-            pytest.fail(
-                "neither ANSIBLE_CONFIG nor MOLECULE_EPHEMERAL_DIRECTORY is set; run `molecule verify -s store`"
-            )
-        env["ANSIBLE_CONFIG"] = str(Path(ephemeral) / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    if json_output:
-        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    else:
-        env.pop("ANSIBLE_STDOUT_CALLBACK", None)
-    return env
-
-
-def run_playbook(
-    playbook: Path,
-    *args: str,
-    extra_inventory: Path | None = None,
-    json_output: bool = True,
-    timeout: int = PLAYBOOK_TIMEOUT,
-) -> PlaybookRun:
-    """Run ``playbook`` against molecule's inventory, plus ``extra_inventory`` if given."""
-    command = ["ansible-playbook", "-i", str(_inventory_file())]
-    if extra_inventory is not None:
-        command += ["-i", str(extra_inventory)]
-    command += [str(playbook), *args]
-    try:
-        completed = subprocess.run(
-            command,
-            env=ansible_environment(json_output),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        pytest.fail(f"{' '.join(command)} timed out after {timeout} s:\n{error.stdout}\n{error.stderr}")
-    return PlaybookRun(command, completed.returncode, completed.stdout, completed.stderr, json_output)
+def run_playbook(playbook: Path, *args: str, **options: Any) -> PlaybookRun:
+    """Run ``playbook`` against molecule's inventory; see scenario_support.run_playbook."""
+    return scenario_support.run_playbook(SCENARIO, playbook, *args, timeout=PLAYBOOK_TIMEOUT, **options)
 
 
 def converge(*args: str, extra_inventory: Path | None = None) -> PlaybookRun:
@@ -345,38 +254,12 @@ def converge(*args: str, extra_inventory: Path | None = None) -> PlaybookRun:
     return run_playbook(CONVERGE_PLAYBOOK, *args, extra_inventory=extra_inventory)
 
 
-def write_inventory(directory: Path, name: str, content: dict[str, Any]) -> Path:
-    """Write a YAML inventory file that ansible-playbook reads next to molecule's inventory."""
-    path = directory / f"{name}.yml"
-    path.write_text(yaml.safe_dump(content, sort_keys=False))
-    return path
-
-
 # Containers
 
 
-def docker(*args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
-    """Run a docker CLI command on the host. Callers name only the scenario's own containers."""
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-
 def wait_for_running(container: str, timeout: int = BOOT_TIMEOUT) -> str:
-    """Poll ``systemctl is-system-running`` in ``container`` until it leaves the boot states.
-
-    Return the last state seen: running, degraded, or the state at the deadline.
-    """
-    deadline = time.monotonic() + timeout
-    state = "unknown"
-    while time.monotonic() < deadline:
-        try:
-            result = docker("exec", container, "systemctl", "is-system-running", timeout=10)
-            state = result.stdout.strip() or result.stderr.strip()
-        except subprocess.TimeoutExpired:
-            state = "no answer within 10 s"
-        if state in ("running", "degraded"):
-            return state
-        time.sleep(1)
-    return state
+    """Wait until ``container`` has booted; return the last systemd state seen."""
+    return wait_for_boot(container, timeout)
 
 
 def snapshot_nodes() -> dict[str, bytes]:
