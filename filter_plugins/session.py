@@ -35,9 +35,9 @@ SESSION_OPTION_DEFAULTS: dict[str, Any] = {
     # Milliseconds; 0 would mean libmemcached's 4000 ms.
     "connect_timeout_ms": 200,
     "locking": True,
-    "lock_wait_min_ms": 1,
-    "lock_wait_max_ms": 10,
-    "lock_retries": 3000,
+    "lock_wait_min_ms": 2,
+    "lock_wait_max_ms": 2,
+    "lock_retries": 15000,
     "lifetime": 1440,
     "max_execution_time": 30,
 }
