@@ -126,11 +126,17 @@ def update_play() -> dict[str, Any]:
     return next(play for play in plays if play.get("name") == "Update the web nodes one batch at a time")
 
 
-def test_rolling_roles_match_web_playbook():
+def web_playbook_roles() -> list[str]:
+    """Return the roles that web.yml applies whole (no tasks_from), in order."""
     web_play = yaml.safe_load(WEB_PLAYBOOK.read_text())[0]
-    rolling_play = update_play()
-    web_roles = [entry["role"] if isinstance(entry, dict) else entry for entry in web_play["roles"]]
-    assert rolling_play["vars"]["__rolling_update_web_roles"] == web_roles
+    imports = [task["ansible.builtin.import_role"] for task in web_play["tasks"] if "ansible.builtin.import_role" in task]
+    return [entry["name"] for entry in imports if "tasks_from" not in entry]
+
+
+def test_rolling_roles_match_web_playbook():
+    web_roles = web_playbook_roles()
+    assert web_roles, "web.yml imports no whole role"
+    assert update_play()["vars"]["__rolling_update_web_roles"] == web_roles
 
 
 def test_rolling_vars_files_match_web_playbook():
