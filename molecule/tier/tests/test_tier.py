@@ -145,6 +145,44 @@ def test_admin_values_match_runtime(web_hosts):
             assert "proxy:unix:" in vhost
 
 
+def test_prefork_pool_matches_runtime(web_hosts):
+    """mod_php runs a fixed pool of twice the CPUs, at least 4, with KeepAlive off. FPM has no pool file."""
+    for host in web_hosts:
+        pool_file = host.file("/etc/apache2/conf-enabled/tier-prefork.conf")
+        if PHP_RUNTIME != "mod_php":
+            assert not pool_file.exists
+            continue
+        workers = max(2 * int(host.check_output("nproc")), 4)
+        settings = dict(line.split(None, 1) for line in pool_file.content_string.splitlines()
+                        if line.strip() and not line.lstrip().startswith(("#", "<")))  # fmt: skip
+        assert settings["MaxRequestWorkers"].strip() == str(workers)
+        assert settings["KeepAlive"].strip() == "Off"
+        # The parent process and one child per worker.
+        assert int(host.check_output("pgrep -c -x apache2")) == workers + 1
+
+
+def test_bad_prefork_workers_rejected(web_hosts):
+    """A pool size of 0 fails in the validation play, names the variable and changes no file."""
+    pool_path = "/etc/apache2/conf-available/tier-prefork.conf"
+    before = [host.file(pool_path).content_string for host in web_hosts]
+    # With JSON results the message keeps the role's quotes, and it goes to stderr.
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    run = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / "playbooks/site.yml"),
+         "-e", "apache_prefork_workers=0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert "apache_prefork_workers '0' is invalid" in run.stdout + run.stderr, run.stderr[-3000:]
+    assert [host.file(pool_path).content_string for host in web_hosts] == before
+
+
 def test_rendered_settings_known_to_php(web_hosts):
     for host in web_hosts:
         known = set(json.loads(host.check_output("php -r 'echo json_encode(array_keys(ini_get_all()));'")))
