@@ -34,6 +34,11 @@ def node_addresses(platforms: list[dict[str, Any]]) -> dict[str, str]:
     return {platform["name"]: platform["networks"][0]["ipv4_address"] for platform in platforms}
 
 
+def group_nodes(platforms: list[dict[str, Any]], group: str) -> list[str]:
+    """Return the names of the platforms in inventory group ``group``, in molecule.yml order."""
+    return [platform["name"] for platform in platforms if group in platform.get("groups", [])]
+
+
 def _molecule_hint(scenario: str) -> str:
     return f"run these tests with `molecule verify -s {scenario}`"
 

@@ -26,14 +26,14 @@ PROJECT_DIR = SCENARIO_DIR.parents[1]
 sys.path.insert(0, str(PROJECT_DIR / "molecule" / "shared"))
 
 import scenario_support  # noqa: E402
-from scenario_support import PlaybookRun, docker, node_addresses, scenario_platforms  # noqa: E402,F401
+from scenario_support import PlaybookRun, docker, group_nodes, node_addresses, scenario_platforms  # noqa: E402,F401
 
 SCENARIO = "failover"
 _PLATFORMS = scenario_platforms(SCENARIO_DIR)
 NODE_ADDRESSES: dict[str, str] = node_addresses(_PLATFORMS)
-WEB_NODES = [p["name"] for p in _PLATFORMS if "web" in p["groups"]]
-BALANCER = next(p["name"] for p in _PLATFORMS if "balancers" in p["groups"])
-CLIENT = next(p["name"] for p in _PLATFORMS if "clients" in p["groups"])
+WEB_NODES = group_nodes(_PLATFORMS, "web")
+BALANCER = group_nodes(_PLATFORMS, "balancers")[0]
+CLIENT = group_nodes(_PLATFORMS, "clients")[0]
 
 MEMCACHED_PORT = 11211
 SESSION_URL = f"http://{NODE_ADDRESSES[BALANCER]}/session.php"

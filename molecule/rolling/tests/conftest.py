@@ -32,6 +32,7 @@ sys.path.insert(0, str(PROJECT_DIR / "molecule" / "shared"))
 import scenario_support  # noqa: E402
 from scenario_support import (  # noqa: E402,F401  (imported by the tests)
     PlaybookRun,
+    group_nodes,
     molecule_inventory,
     node_addresses,
     scenario_platforms,
@@ -58,9 +59,9 @@ BALANCER_CONFIG = "/etc/nginx/conf.d/tier-balancer.conf"
 
 _PLATFORMS = scenario_platforms(SCENARIO_DIR)
 NODE_ADDRESSES: dict[str, str] = node_addresses(_PLATFORMS)
-WEB_NODES = [p["name"] for p in _PLATFORMS if "web" in p["groups"]]
-BALANCER = next(p["name"] for p in _PLATFORMS if "balancers" in p["groups"])
-CLIENT = next(p["name"] for p in _PLATFORMS if "clients" in p["groups"])
+WEB_NODES = group_nodes(_PLATFORMS, "web")
+BALANCER = group_nodes(_PLATFORMS, "balancers")[0]
+CLIENT = group_nodes(_PLATFORMS, "clients")[0]
 ALL_NODES = list(NODE_ADDRESSES)
 NODE_BY_ADDRESS = {address: name for name, address in NODE_ADDRESSES.items()}
 

@@ -31,6 +31,7 @@ import scenario_support  # noqa: E402
 from scenario_support import (  # noqa: E402,F401  (imported by the tests)
     PlaybookRun,
     docker,
+    group_nodes,
     molecule_inventory,
     node_addresses,
     wait_for_boot,
@@ -66,7 +67,7 @@ _HOST_VARS = _SCENARIO["provisioner"]["inventory"].get("host_vars", {})
 
 # Each node's address on the scenario network, as molecule.yml pins it.
 NODE_ADDRESSES: dict[str, str] = node_addresses(_PLATFORMS)
-WEB_NODES = [platform["name"] for platform in _PLATFORMS if "web" in platform.get("groups", [])]
+WEB_NODES = group_nodes(_PLATFORMS, "web")
 # Nodes that are not in group web and must never reach memcached.
 OUTSIDE_NODES = [name for name in NODE_ADDRESSES if name not in WEB_NODES]
 SPARE_NODE = "store-web4"
