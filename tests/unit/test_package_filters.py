@@ -17,7 +17,7 @@ def test_installed_packages_are_not_missing():
     assert packages_missing(DPKG_OUTPUT, ["apache2", "python3"]) == []
 
 
-def test_removed_half_configured_and_unknown_packages_are_missing():
+def test_uninstalled_packages_are_missing():
     # php8.2-curl is not in the output at all: dpkg has never seen it.
     assert packages_missing(DPKG_OUTPUT, ["memcached", "iptables", "php8.2-curl"]) == [
         "memcached",
@@ -26,7 +26,7 @@ def test_removed_half_configured_and_unknown_packages_are_missing():
     ]
 
 
-def test_order_and_spelling_of_requested_are_kept():
+def test_missing_keeps_request_order():
     assert packages_missing(DPKG_OUTPUT, ["php8.2-curl", "apache2", "memcached=1.6.18-1"]) == [
         "php8.2-curl",
         "memcached=1.6.18-1",
@@ -34,7 +34,7 @@ def test_order_and_spelling_of_requested_are_kept():
 
 
 @pytest.mark.parametrize("spec", ["apache2=2.4.71-1~deb12u1", "apache2:amd64", " apache2 "])
-def test_versions_and_architectures_are_ignored(spec):
+def test_version_and_arch_ignored(spec):
     assert packages_missing(DPKG_OUTPUT, [spec]) == []
 
 
@@ -67,19 +67,19 @@ def test_empty_requested_list():
 
 
 @pytest.mark.parametrize("output", [None, ["ii  apache2"], 3])
-def test_rejects_output_that_is_not_text(output):
+def test_non_text_output_rejected(output):
     with pytest.raises(AnsibleFilterError, match="text output of dpkg-query"):
         packages_missing(output, ["apache2"])
 
 
 @pytest.mark.parametrize("requested", ["apache2", None, {"apache2": 1}])
-def test_rejects_requested_that_is_not_a_list(requested):
+def test_non_list_request_rejected(requested):
     with pytest.raises(AnsibleFilterError, match="list of package names"):
         packages_missing(DPKG_OUTPUT, requested)
 
 
 @pytest.mark.parametrize("spec", ["", "  ", None, 5])
-def test_rejects_invalid_names(spec):
+def test_invalid_names_rejected(spec):
     with pytest.raises(AnsibleFilterError, match="invalid package name"):
         packages_missing(DPKG_OUTPUT, ["apache2", spec])
 
