@@ -155,8 +155,19 @@ def test_rolling_vars_files_match_web_playbook():
         (["-e", "rolling_update_drain_timeout=-5"], "rolling_update_drain_timeout '-5' is invalid"),
         (["-e", "rolling_update_batch_size=3"], "would drain every node of group"),
         (["--limit", WEB_NODES[0]], "With --limit, add the balancers"),
+        (
+            ["-e", json.dumps({"nginx_balancer_drained_hosts": [WEB_NODES[0]]})],
+            "nginx_balancer_drained_hosts is set as an extra variable",
+        ),
     ],
-    ids=["batch-size-zero", "batch-size-not-a-number", "drain-timeout-negative", "batch-size-every-node", "limit-without-balancers"],
+    ids=[
+        "batch-size-zero",
+        "batch-size-not-a-number",
+        "drain-timeout-negative",
+        "batch-size-every-node",
+        "limit-without-balancers",
+        "drained-hosts-extra-var",
+    ],
 )
 def test_rolling_bad_input_rejected(args, expected):
     before = tier_state()
