@@ -161,17 +161,28 @@ def test_prefork_pool_matches_runtime(web_hosts):
         assert int(host.check_output("pgrep -c -x apache2")) == workers + 1
 
 
-def test_bad_prefork_workers_rejected(web_hosts):
-    """A pool size of 0 fails in the validation play, names the variable and changes no file."""
-    pool_path = "/etc/apache2/conf-available/tier-prefork.conf"
-    before = [host.file(pool_path).content_string for host in web_hosts]
+# Files that a run rejected in the validation play must leave unchanged.
+REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apache2/ports.conf"]
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "expected"),
+    [
+        ("apache_prefork_workers=0", "apache_prefork_workers '0' is invalid"),
+        ("apache_port=8081", "apache_port differs on these web nodes (host: apache_port)"),
+    ],
+    ids=["prefork-workers-zero", "web-port-not-balancer-port"],
+)
+def test_bad_input_rejected(web_hosts, extra_vars, expected):
+    """Bad input fails in the validation play, names the variable and changes no file."""
+    before = [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES]
     # With JSON results the message keeps the role's quotes, and it goes to stderr.
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
     env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
     project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     run = subprocess.run(
         ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / "playbooks/site.yml"),
-         "-e", "apache_prefork_workers=0"],
+         "-e", extra_vars],
         env=env,
         capture_output=True,
         text=True,
@@ -179,8 +190,8 @@ def test_bad_prefork_workers_rejected(web_hosts):
         check=False,
     )  # fmt: skip
     assert run.returncode != 0, run.stdout[-3000:]
-    assert "apache_prefork_workers '0' is invalid" in run.stdout + run.stderr, run.stderr[-3000:]
-    assert [host.file(pool_path).content_string for host in web_hosts] == before
+    assert expected in run.stdout + run.stderr, run.stderr[-3000:]
+    assert [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES] == before
 
 
 def test_rendered_settings_known_to_php(web_hosts):
