@@ -26,6 +26,11 @@ CASES = {
         {"web": {"hosts": {"store-web2": {"memcached_listen_address": "300.1.1.1"}}}},
         [r"\bmemcached_listen_address\b", r"300\.1\.1\.1", r"\bstore-web2\b"],
     ),
+    "memory_zero": (
+        ["-e", "memcached_memory_mb=0"],
+        None,
+        [r"\bmemcached_memory_mb\b", r"'0'", r"whole number of 1 or more"],
+    ),
     "duplicate_tier_address": (
         [],
         {"web": {"hosts": {"store-web3": {"tier_address": "172.30.11.12"}}}},
