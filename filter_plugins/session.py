@@ -66,7 +66,9 @@ def _ini_value(name: str, value: Any) -> str:
 def _int_option(options: Mapping[str, Any], name: str, minimum: int, maximum: int) -> int:
     value = options[name]
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-        raise AnsibleFilterError(f"php_session_{name} {value!r} is not a whole number")
+        raise AnsibleFilterError(
+            f"php_session_{name} {value!r} is invalid: use a whole number from {minimum} to {maximum}"
+        )
     number = int(value)
     if not minimum <= number <= maximum:
         raise AnsibleFilterError(f"php_session_{name} {number} is out of range: use {minimum} to {maximum}")

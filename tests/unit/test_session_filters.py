@@ -94,11 +94,11 @@ def test_session_ini_lock_wait_order_checked():
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("replicas", -1, "php_session_replicas -1 is not a whole number"),
-        ("replicas", "two", "php_session_replicas 'two' is not a whole number"),
+        ("replicas", -1, "php_session_replicas -1 is invalid: use a whole number from 0 to"),
+        ("replicas", "two", "php_session_replicas 'two' is invalid: use a whole number from 0 to"),
         ("server_failure_limit", 0, "php_session_server_failure_limit 0 is out of range"),
         ("connect_timeout_ms", 0, "php_session_connect_timeout_ms 0 is out of range"),
-        ("lock_retries", True, "php_session_lock_retries True is not a whole number"),
+        ("lock_retries", True, "php_session_lock_retries True is invalid: use a whole number from"),
         ("locking", "maybe", "php_session_locking 'maybe' is not a boolean"),
         ("lifetime", 0, "php_session_lifetime 0 is out of range"),
     ],
