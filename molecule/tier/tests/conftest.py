@@ -6,14 +6,22 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(PROJECT_DIR / "molecule" / "shared"))
+
+from scenario_support import PlaybookRun, run_playbook  # noqa: E402
+
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+PLAYBOOK_DIR = PROJECT_DIR / "playbooks"
 RUNNER = AnsibleRunner(INVENTORY)
 
 
@@ -85,3 +93,9 @@ class BalancerSession:
 def new_session(client: testinfra.host.Host, balancer_address: str) -> Callable[[], BalancerSession]:
     """Return a factory of sessions, each with a cookie jar of its own."""
     return lambda: BalancerSession(client, balancer_address)
+
+
+def run_project_playbook(name: str, *args: str, json_output: bool = True) -> PlaybookRun:
+    """Run playbooks/``name`` against the scenario's inventory, with the JSON callback if ``json_output``."""
+    scenario = os.environ.get("MOLECULE_SCENARIO_NAME", "tier")
+    return run_playbook(scenario, PLAYBOOK_DIR / name, *args, json_output=json_output)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
+from conftest import run_project_playbook
 
 REQUESTS = 30
 PHP_RUNTIME = os.environ.get("TIER_PHP_RUNTIME", "mod_php")
@@ -176,21 +176,9 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
 def test_bad_input_rejected(web_hosts, extra_vars, expected):
     """Bad input fails in the validation play, names the variable and changes no file."""
     before = [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES]
-    # With JSON results the message keeps the role's quotes, and it goes to stderr.
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
-    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-    run = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / "playbooks/site.yml"),
-         "-e", extra_vars],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )  # fmt: skip
-    assert run.returncode != 0, run.stdout[-3000:]
-    assert expected in run.stdout + run.stderr, run.stderr[-3000:]
+    run = run_project_playbook("site.yml", "-e", extra_vars)
+    assert run.returncode != 0, run.output
+    assert any(expected in message for message in run.failure_messages()), run.output
     assert [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES] == before
 
 
@@ -232,18 +220,8 @@ def test_upstream_uses_addresses(balancer, web_names):
 
 
 def test_check_playbook_round_trip():
-    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-    env.setdefault("ANSIBLE_CONFIG", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.cfg"))
-    run = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / "playbooks/check.yml")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:]
+    run = run_project_playbook("check.yml", json_output=False)
+    assert run.returncode == 0, run.output
     assert "the session kept its counter across every web node" in run.stdout
 
 
