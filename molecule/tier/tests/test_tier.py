@@ -161,6 +161,21 @@ def test_prefork_pool_matches_runtime(web_hosts):
         assert int(host.check_output("pgrep -c -x apache2")) == workers + 1
 
 
+def test_fpm_pool_static(web_hosts):
+    """FPM runs a static pool of twice the CPUs, at least 4. mod_php has no FPM pool."""
+    for host in web_hosts:
+        pools = host.run("cat /etc/php/*/fpm/pool.d/tier.conf")
+        if PHP_RUNTIME != "fpm":
+            assert pools.rc != 0, pools.stdout
+            continue
+        children = max(2 * int(host.check_output("nproc")), 4)
+        settings = dict(line.split(" = ", 1) for line in pools.stdout.splitlines() if line.startswith("pm"))
+        assert settings["pm"] == "static"
+        assert settings["pm.max_children"] == str(children)
+        assert "pm.max_spare_servers" not in settings
+        assert int(host.check_output("pgrep -c -f '^php-fpm: pool tier'")) == children
+
+
 # Files that a run rejected in the validation play must leave unchanged.
 REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apache2/ports.conf"]
 
@@ -170,8 +185,12 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
     [
         ("apache_prefork_workers=0", "apache_prefork_workers '0' is invalid"),
         ("apache_port=8081", "apache_port differs on these web nodes (host: apache_port)"),
+        (
+            "php_runtime=fpm php_fpm_pm=dynamic php_fpm_max_spare_servers=8",
+            "php_fpm_max_spare_servers (8) <= php_fpm_max_children",
+        ),
     ],
-    ids=["prefork-workers-zero", "web-port-not-balancer-port"],
+    ids=["prefork-workers-zero", "web-port-not-balancer-port", "fpm-spare-over-children"],
 )
 def test_bad_input_rejected(web_hosts, extra_vars, expected):
     """Bad input fails in the validation play, names the variable and changes no file."""
