@@ -189,8 +189,17 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
             "php_runtime=fpm php_fpm_pm=dynamic php_fpm_max_spare_servers=8",
             "php_fpm_max_spare_servers (8) <= php_fpm_max_children",
         ),
+        # Checked against the argument specification even with mod_php.
+        ("php_fpm_pm=bogus", "value of php_fpm_pm must be one of: static, dynamic, ondemand, got: bogus"),
+        ("php_fpm_max_requests=abc", "argument 'php_fpm_max_requests' is of type str"),
     ],
-    ids=["prefork-workers-zero", "web-port-not-balancer-port", "fpm-spare-over-children"],
+    ids=[
+        "prefork-workers-zero",
+        "web-port-not-balancer-port",
+        "fpm-spare-over-children",
+        "fpm-pm-unknown",
+        "fpm-max-requests-not-int",
+    ],
 )
 def test_bad_input_rejected(web_hosts, extra_vars, expected):
     """Bad input fails in the validation play, names the variable and changes no file."""
