@@ -13,8 +13,8 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_VARS = sorted((PROJECT_ROOT / "inventory" / "example").glob("**/group_vars/*.yml"))
 
-# Variables whose example value differs from the default on purpose: the
-# reason is the comment above each of them in the example inventory.
+# Variables that the example sets to sample values on purpose, because their
+# defaults fit no real site: the vhost names and extra php.ini settings.
 DELIBERATE_EXAMPLES = {"apache_vhosts", "php_extra_ini"}
 
 
