@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 from conftest import run_project_playbook
@@ -175,6 +176,46 @@ def test_fpm_pool_static(web_hosts):
         assert "pm.max_spare_servers" not in settings
         assert int(host.check_output("pgrep -c -f '^php-fpm: pool tier'")) == children
 
+
+
+def _fpm_children(host, expected: int) -> int:
+    """Return the count of the pool's workers once it is ``expected``, or after 15 s.
+
+    A reload replaces the workers after systemctl has returned.
+    """
+    deadline = time.monotonic() + 15
+    while True:
+        count = int(host.run("pgrep -c -f '^php-fpm: pool tier'").stdout.strip() or 0)
+        if count == expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.5)
+
+
+def _ran(run, task_name: str) -> set[str]:
+    """Return the hosts on which the task or handler called ``task_name`` ran."""
+    return {host for host, result in run.task_results(task_name).items() if not result.get("skipped")}
+
+
+@pytest.mark.skipif(PHP_RUNTIME != "fpm", reason="mod_php has no FPM pool")
+def test_fpm_pool_change_leaves_apache_running(web_hosts, web_names):
+    """A pool change reloads PHP-FPM on every node and neither restarts nor reloads Apache."""
+    children = max(2 * int(web_hosts[0].check_output("nproc")), 4)
+    apache_pids = [host.check_output("systemctl show -P MainPID apache2") for host in web_hosts]
+    try:
+        run = run_project_playbook("web.yml", "-e", f"php_fpm_max_children={children + 1}")
+        assert run.returncode == 0, run.output
+        assert _ran(run, "Reload PHP-FPM") == set(web_names), run.output
+        assert not _ran(run, "Restart PHP-FPM")
+        assert not _ran(run, "Restart Apache")
+        assert not _ran(run, "Reload Apache")
+        for host in web_hosts:
+            assert _fpm_children(host, children + 1) == children + 1
+        assert [host.check_output("systemctl show -P MainPID apache2") for host in web_hosts] == apache_pids
+    finally:
+        restored = run_project_playbook("web.yml")
+    assert restored.returncode == 0, restored.output
+    for host in web_hosts:
+        assert _fpm_children(host, children) == children
 
 # Files that a run rejected in the validation play must leave unchanged.
 REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apache2/ports.conf"]
