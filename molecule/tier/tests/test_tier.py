@@ -275,6 +275,12 @@ def test_services_active(web_hosts, balancer):
     assert balancer.run("systemctl is-active nginx").stdout.strip() == "active"
 
 
+def test_policy_rc_removed(web_hosts):
+    """The web play's policy-rc.d lasts for one package transaction only."""
+    for host in web_hosts:
+        assert not host.file("/usr/sbin/policy-rc.d").exists, host.backend.hostname
+
+
 def test_nginx_config_valid(balancer):
     assert balancer.run("nginx -t").rc == 0
 
