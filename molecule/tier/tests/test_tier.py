@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 
+import jinja2
 import pytest
-from conftest import run_project_playbook
+import yaml
+from conftest import PLAYBOOK_DIR, run_project_playbook
 
 REQUESTS = 30
 PHP_RUNTIME = os.environ.get("TIER_PHP_RUNTIME", "mod_php")
@@ -279,6 +282,58 @@ def test_policy_rc_removed(web_hosts):
     """The web play's policy-rc.d lasts for one package transaction only."""
     for host in web_hosts:
         assert not host.file("/usr/sbin/policy-rc.d").exists, host.backend.hostname
+
+
+POLICY_RC = "/usr/sbin/policy-rc.d"
+
+
+def _web_play_policy_rc() -> str:
+    """Return the policy-rc.d that web.yml writes, rendered for memcached."""
+    play = yaml.safe_load((PLAYBOOK_DIR / "web.yml").read_text())[0]
+    block = next(task for task in play["tasks"] if "block" in task)
+    template = jinja2.Template(block["vars"]["__web_policy_rc_content"], keep_trailing_newline=True)
+    return template.render(__memcached_service="memcached")
+
+
+def _write(host, path: str, content: str) -> None:
+    result = host.run(f"printf '%s' {shlex.quote(content)} > {path} && chmod 0755 {path}")
+    assert result.rc == 0, result.stderr
+
+
+@pytest.mark.skipif(PHP_RUNTIME == "fpm", reason="the package transaction does not depend on the PHP runtime")
+def test_policy_rc_of_interrupted_run(web_hosts, web_names):
+    """A policy-rc.d left by an interrupted run is replaced, and removed when the transaction fails."""
+    host, name = web_hosts[-1], web_names[-1]
+    assert host.run("apt-get purge -y -q memcached").rc == 0
+    _write(host, POLICY_RC, _web_play_policy_rc())
+    try:
+        run = run_project_playbook(
+            "web.yml", "--limit", name, "-e", '{"web_packages": ["memcached", "tier-no-such-package"]}'
+        )
+        assert run.returncode != 0, run.output
+        assert _ran(run, "Keep the packages from starting memcached") == {name}
+        assert not host.file(POLICY_RC).exists
+    finally:
+        host.run(f"rm -f {POLICY_RC}")
+        restored = run_project_playbook("web.yml", "--limit", name)
+    assert restored.returncode == 0, restored.output
+    assert host.service("memcached").is_running
+
+
+@pytest.mark.skipif(PHP_RUNTIME == "fpm", reason="the package transaction does not depend on the PHP runtime")
+def test_policy_rc_of_others_kept(web_hosts, web_names):
+    """Another policy-rc.d stays as it is, and memcached still starts after its package."""
+    host, name = web_hosts[-1], web_names[-1]
+    foreign = "#!/bin/sh\n# Keeps every service from starting.\nexit 101\n"
+    assert host.run("apt-get purge -y -q memcached").rc == 0
+    _write(host, POLICY_RC, foreign)
+    try:
+        run = run_project_playbook("web.yml", "--limit", name)
+        assert run.returncode == 0, run.output
+        assert host.file(POLICY_RC).content_string == foreign
+        assert host.service("memcached").is_running
+    finally:
+        host.run(f"rm -f {POLICY_RC}")
 
 
 def test_nginx_config_valid(balancer):
