@@ -62,6 +62,12 @@ def test_not_installed_states(line):
     assert packages_missing(line + "\n", ["apache2"]) == ["apache2"]
 
 
+
+def test_other_lines_ignored():
+    # web.yml puts a policy-rc.d line before dpkg-query's output.
+    output = "policy-rc.d 57365d9cfac4439b8848ffb2f2dfb8eddead6d68\npolicy-rc.d link\nii  memcached\n"
+    assert packages_missing(output, ["memcached", "iptables"]) == ["iptables"]
+
 def test_empty_requested_list():
     assert packages_missing(DPKG_OUTPUT, []) == []
 

@@ -300,12 +300,31 @@ def _write(host, path: str, content: str) -> None:
     assert result.rc == 0, result.stderr
 
 
-@pytest.mark.skipif(PHP_RUNTIME == "fpm", reason="the package transaction does not depend on the PHP runtime")
-def test_policy_rc_of_interrupted_run(web_hosts, web_names):
-    """A policy-rc.d left by an interrupted run is replaced, and removed when the transaction fails."""
+SAME_FOR_BOTH_RUNTIMES = pytest.mark.skipif(
+    PHP_RUNTIME == "fpm", reason="the package transaction does not depend on the PHP runtime"
+)
+
+
+@SAME_FOR_BOTH_RUNTIMES
+def test_policy_rc_of_interrupted_run_removed(web_hosts, web_names):
+    """The play's own policy-rc.d, left by an interrupted run, is removed even when no package is missing."""
+    host, name = web_hosts[-1], web_names[-1]
+    _write(host, POLICY_RC, _web_play_policy_rc())
+    try:
+        run = run_project_playbook("web.yml", "--limit", name)
+        assert run.returncode == 0, run.output
+        assert _ran(run, "Let packages start services again") == {name}
+        assert not _ran(run, "Install the web node packages")
+        assert not host.file(POLICY_RC).exists
+    finally:
+        host.run(f"rm -f {POLICY_RC}")
+
+
+@SAME_FOR_BOTH_RUNTIMES
+def test_policy_rc_removed_after_failed_install(web_hosts, web_names):
+    """A failed package transaction still removes the play's policy-rc.d."""
     host, name = web_hosts[-1], web_names[-1]
     assert host.run("apt-get purge -y -q memcached").rc == 0
-    _write(host, POLICY_RC, _web_play_policy_rc())
     try:
         run = run_project_playbook(
             "web.yml", "--limit", name, "-e", '{"web_packages": ["memcached", "tier-no-such-package"]}'
@@ -320,20 +339,25 @@ def test_policy_rc_of_interrupted_run(web_hosts, web_names):
     assert host.service("memcached").is_running
 
 
-@pytest.mark.skipif(PHP_RUNTIME == "fpm", reason="the package transaction does not depend on the PHP runtime")
-def test_policy_rc_of_others_kept(web_hosts, web_names):
-    """Another policy-rc.d stays as it is, and memcached still starts after its package."""
+@SAME_FOR_BOTH_RUNTIMES
+@pytest.mark.parametrize("as_link", [False, True], ids=["file", "link"])
+def test_policy_rc_of_others_kept(web_hosts, web_names, as_link):
+    """Another policy-rc.d, a file or a link, stays as it is, and memcached still starts after its package."""
     host, name = web_hosts[-1], web_names[-1]
     foreign = "#!/bin/sh\n# Keeps every service from starting.\nexit 101\n"
+    target = "/usr/local/sbin/site-policy-rc" if as_link else POLICY_RC
     assert host.run("apt-get purge -y -q memcached").rc == 0
-    _write(host, POLICY_RC, foreign)
+    _write(host, target, foreign)
+    if as_link:
+        assert host.run(f"ln -s {target} {POLICY_RC}").rc == 0
     try:
         run = run_project_playbook("web.yml", "--limit", name)
         assert run.returncode == 0, run.output
+        assert host.file(POLICY_RC).is_symlink == as_link
         assert host.file(POLICY_RC).content_string == foreign
         assert host.service("memcached").is_running
     finally:
-        host.run(f"rm -f {POLICY_RC}")
+        host.run(f"rm -f {POLICY_RC} /usr/local/sbin/site-policy-rc")
 
 
 def test_nginx_config_valid(balancer):
