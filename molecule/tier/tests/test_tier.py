@@ -180,7 +180,6 @@ def test_fpm_pool_static(web_hosts):
         assert int(host.check_output("pgrep -c -f '^php-fpm: pool tier'")) == children
 
 
-
 def _fpm_children(host, expected: int) -> int:
     """Return the count of the pool's workers once it is ``expected``, or after 15 s.
 
@@ -219,6 +218,7 @@ def test_fpm_pool_change_leaves_apache_running(web_hosts, web_names):
     assert restored.returncode == 0, restored.output
     for host in web_hosts:
         assert _fpm_children(host, children) == children
+
 
 # Files that a run rejected in the validation play must leave unchanged.
 REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apache2/ports.conf"]
@@ -278,13 +278,13 @@ def test_services_active(web_hosts, balancer):
     assert balancer.run("systemctl is-active nginx").stdout.strip() == "active"
 
 
+POLICY_RC = "/usr/sbin/policy-rc.d"
+
+
 def test_policy_rc_removed(web_hosts):
     """The web play's policy-rc.d lasts for one package transaction only."""
     for host in web_hosts:
-        assert not host.file("/usr/sbin/policy-rc.d").exists, host.backend.hostname
-
-
-POLICY_RC = "/usr/sbin/policy-rc.d"
+        assert not host.file(POLICY_RC).exists, host.backend.hostname
 
 
 def _web_play_policy_rc() -> str:
@@ -296,6 +296,7 @@ def _web_play_policy_rc() -> str:
 
 
 def _write(host, path: str, content: str) -> None:
+    """Write ``content`` to the executable file ``path`` on ``host``."""
     result = host.run(f"printf '%s' {shlex.quote(content)} > {path} && chmod 0755 {path}")
     assert result.rc == 0, result.stderr
 
