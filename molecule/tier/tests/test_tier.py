@@ -220,6 +220,39 @@ def test_fpm_pool_change_leaves_apache_running(web_hosts, web_names):
         assert _fpm_children(host, children) == children
 
 
+def _unit_state(host, unit: str) -> tuple[str, str]:
+    """Return the output of systemctl is-active and is-enabled for ``unit``."""
+    return (
+        host.run(f"systemctl is-active {unit}").stdout.strip(),
+        host.run(f"systemctl is-enabled {unit}").stdout.strip(),
+    )
+
+
+@pytest.mark.skipif(PHP_RUNTIME != "fpm", reason="only a tier that runs PHP-FPM can switch away from it")
+def test_switch_to_mod_php_stops_fpm(web_hosts, web_names, new_session):
+    """Switching to mod_php stops and disables PHP-FPM and keeps sessions working. A second run changes nothing."""
+    php_version = web_hosts[0].check_output("ls /etc/php").split()[0]
+    fpm_unit = f"php{php_version}-fpm"
+    try:
+        switched = run_project_playbook("web.yml", "-e", "php_runtime=mod_php")
+        assert switched.returncode == 0, switched.output
+        assert _ran(switched, "Stop and disable PHP-FPM under mod_php") == set(web_names), switched.output
+        for host in web_hosts:
+            assert _unit_state(host, fpm_unit) == ("inactive", "disabled"), host.backend.hostname
+            assert host.file(f"/etc/apache2/mods-enabled/php{php_version}.load").exists, host.backend.hostname
+        session = new_session()
+        replies = [session.get() for _ in range(2 * len(web_hosts))]
+        assert [reply["count"] for reply in replies] == list(range(1, len(replies) + 1)), replies
+        again = run_project_playbook("web.yml", "-e", "php_runtime=mod_php")
+        assert again.returncode == 0, again.output
+        assert all(counts["changed"] == 0 for counts in again.stats.values()), again.output
+    finally:
+        restored = run_project_playbook("web.yml")
+    assert restored.returncode == 0, restored.output
+    for host in web_hosts:
+        assert _unit_state(host, fpm_unit) == ("active", "enabled"), host.backend.hostname
+
+
 # Files that a run rejected in the validation play must leave unchanged.
 REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apache2/ports.conf"]
 
