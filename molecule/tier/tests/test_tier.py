@@ -298,6 +298,17 @@ def test_bad_input_rejected(web_hosts, extra_vars, expected):
     assert [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES] == before
 
 
+def test_web_play_stops_on_one_bad_node(web_hosts, web_names):
+    """web.yml on its own stops every node when one node's value fails the argument specification."""
+    bad_value = f'php_fpm_pm={{{{ "bogus" if inventory_hostname == "{web_names[1]}" else "static" }}}}'
+    before = [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES]
+    run = run_project_playbook("web.yml", "-e", bad_value)
+    assert run.returncode != 0, run.output
+    assert any("got: bogus" in message for message in run.failure_messages()), run.output
+    assert not _ran(run, "Find the web node packages not installed yet"), run.output
+    assert [host.file(path).content_string for host in web_hosts for path in REJECTED_RUN_FILES] == before
+
+
 def test_rendered_settings_known_to_php(web_hosts):
     for host in web_hosts:
         known = set(json.loads(host.check_output("php -r 'echo json_encode(array_keys(ini_get_all()));'")))
