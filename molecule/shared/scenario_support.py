@@ -131,6 +131,14 @@ class PlaybookRun:
             if not result.get("skipped")
         ]
 
+    def first_run_position(self, name_suffix: str) -> int:
+        """Return the position of the first task or handler whose name ends with ``name_suffix`` and that ran on a host."""
+        for position, task in enumerate(self._tasks()):
+            ran = any(not result.get("skipped") for result in task["hosts"].values())
+            if task["task"]["name"].endswith(name_suffix) and ran:
+                return position
+        raise AssertionError(f"no task ending with {name_suffix!r} ran:\n{self.output}")
+
     def failure_messages(self) -> list[str]:
         """Return the message of every failed task result, loop items included."""
         messages = []

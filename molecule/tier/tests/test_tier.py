@@ -220,15 +220,6 @@ def test_fpm_pool_change_leaves_apache_running(web_hosts, web_names):
         assert _fpm_children(host, children) == children
 
 
-def _first_run(run, task_name: str) -> int:
-    """Return the position in the run of the first task or handler whose name ends with ``task_name`` and that was not skipped."""
-    tasks = [task for play in run.report["plays"] for task in play["tasks"]]
-    for position, task in enumerate(tasks):
-        if task["task"]["name"].endswith(task_name) and any(not result.get("skipped") for result in task["hosts"].values()):
-            return position
-    raise AssertionError(f"{task_name} did not run:\n{run.output}")
-
-
 def _unit_state(host, unit: str) -> tuple[str, str]:
     """Return the output of systemctl is-active and is-enabled for ``unit``."""
     return (
@@ -247,7 +238,8 @@ def test_switch_to_mod_php_stops_fpm(web_hosts, web_names, new_session):
         assert switched.returncode == 0, switched.output
         assert _ran(switched, "Stop and disable PHP-FPM under mod_php") == set(web_names), switched.output
         # Apache sends PHP requests to PHP-FPM until it restarts under mod_php.
-        assert _first_run(switched, "Restart Apache") < _first_run(switched, "Stop and disable PHP-FPM under mod_php")
+        restart = switched.first_run_position("Restart Apache")
+        assert restart < switched.first_run_position("Stop and disable PHP-FPM under mod_php")
         for host in web_hosts:
             assert _unit_state(host, fpm_unit) == ("inactive", "disabled"), host.backend.hostname
             assert host.file(f"/etc/apache2/mods-enabled/php{php_version}.load").exists, host.backend.hostname
