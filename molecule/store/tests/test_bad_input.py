@@ -31,6 +31,12 @@ CASES = {
         None,
         [r"\bmemcached_memory_mb\b", r"'0'", r"whole number of 1 or more"],
     ),
+    # Two rules of one role, each broken: both messages, in one failure.
+    "two_faults_at_once": (
+        ["-e", "memcached_memory_mb=0", "-e", "memcached_max_item_size=huge"],
+        None,
+        [r"\bmemcached_memory_mb\b", r"'0'", r"\bmemcached_max_item_size\b", r"'huge'"],
+    ),
     "duplicate_tier_address": (
         [],
         {"web": {"hosts": {"store-web3": {"tier_address": "172.30.11.12"}}}},
