@@ -31,6 +31,18 @@ CASES = {
         None,
         [r"\bmemcached_memory_mb\b", r"'0'", r"whole number of 1 or more"],
     ),
+    # memcached 1.6 does not start with these, so a restart would take
+    # memcached down on every node.
+    "item_size_over_half_memory": (
+        ["-e", "memcached_max_item_size=64m"],
+        None,
+        [r"\bmemcached_max_item_size\b", r"'64m'", r"more than half of memcached_memory_mb"],
+    ),
+    "item_size_not_chunk_multiple": (
+        ["-e", "memcached_max_item_size=768k"],
+        None,
+        [r"\bmemcached_max_item_size\b", r"'768k'", r"multiple of 512k"],
+    ),
     # Two rules of one role, each broken: both messages, in one failure.
     "two_faults_at_once": (
         ["-e", "memcached_memory_mb=0", "-e", "memcached_max_item_size=huge"],
