@@ -272,6 +272,8 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
         # Checked against the argument specification even with mod_php.
         ("php_fpm_pm=bogus", "value of php_fpm_pm must be one of: static, dynamic, ondemand, got: bogus"),
         ("php_fpm_max_requests=abc", "argument 'php_fpm_max_requests' is of type str"),
+        # The argument specification passes a string for a list unchanged.
+        ("php_extensions=mbstring", 'php_extensions "mbstring" is invalid'),
     ],
     ids=[
         "prefork-workers-zero",
@@ -279,6 +281,7 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
         "fpm-spare-over-children",
         "fpm-pm-unknown",
         "fpm-max-requests-not-int",
+        "extensions-string-not-list",
     ],
 )
 def test_bad_input_rejected(web_hosts, extra_vars, expected):
