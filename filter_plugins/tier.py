@@ -151,7 +151,8 @@ def _interface_address(host: str, interface: Any, variables: Mapping[str, Any]) 
         )
 
     interface = interface.strip()
-    fact = f"ansible_{_interface_fact_name(interface)}"
+    # Named as a play reads it with inject_facts_as_vars off, as ansible.cfg sets.
+    fact = f"ansible_facts.{_interface_fact_name(interface)}"
     details = _fact(variables, _interface_fact_name(interface))
     if not isinstance(details, Mapping):
         raise AnsibleFilterError(
@@ -186,7 +187,7 @@ def _raw_host_address(host: str, variables: Mapping[str, Any]) -> tuple[str, Any
 
     default_ipv4 = _fact(variables, "default_ipv4")
     if isinstance(default_ipv4, Mapping) and _is_set(default_ipv4.get("address")):
-        return "ansible_default_ipv4.address", default_ipv4["address"]
+        return "ansible_facts.default_ipv4.address", default_ipv4["address"]
 
     raise AnsibleFilterError(
         f"host '{host}' has no known tier address: set tier_address in the inventory, "
@@ -228,7 +229,7 @@ def tier_host_address(host: str, hostvars: Mapping[str, Mapping[str, Any]]) -> s
     2. the inventory variable ``tier_interface``, looked up in the gathered
        facts: the interface's IPv4 address, else its first IPv6 address with
        scope ``global``;
-    3. the fact ``ansible_default_ipv4.address``.
+    3. the fact ``ansible_facts.default_ipv4.address``.
 
     The result is a valid IPv4 or IPv6 address other than 0.0.0.0 and ::, in
     compressed canonical form.

@@ -167,7 +167,7 @@ def test_host_address_interface_facts_missing():
 
     assert "host 'web2'" in error_text(excinfo)
     assert "'ens-3'" in error_text(excinfo)
-    assert "ansible_ens_3" in error_text(excinfo)
+    assert "ansible_facts.ens_3" in error_text(excinfo)
     assert "gather" in error_text(excinfo)
     assert "set tier_address" in error_text(excinfo)
 
@@ -258,7 +258,7 @@ def test_host_address_names_fact_of_invalid_value():
     with pytest.raises(AnsibleFilterError, match="is not a valid IP address") as excinfo:
         tier_host_address("web2", hostvars)
 
-    assert "ansible_eth1.ipv4.address 'not-an-ip'" in error_text(excinfo)
+    assert "ansible_facts.eth1.ipv4.address 'not-an-ip'" in error_text(excinfo)
 
 
 @pytest.mark.parametrize("value", ["0.0.0.0", "::", "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0"])
@@ -274,7 +274,7 @@ def test_host_address_rejects_unspecified(value):
 def test_host_address_rejects_unspecified_default_route():
     hostvars = {"web2": {"ansible_default_ipv4": {"address": "0.0.0.0"}}}
 
-    with pytest.raises(AnsibleFilterError, match="ansible_default_ipv4.address '0.0.0.0'"):
+    with pytest.raises(AnsibleFilterError, match="ansible_facts.default_ipv4.address '0.0.0.0'"):
         tier_host_address("web2", hostvars)
 
 
