@@ -340,8 +340,8 @@ def test_policy_rc_removed(web_hosts):
 def _web_play_policy_rc() -> str:
     """Return the policy-rc.d that web.yml writes, rendered for memcached."""
     play = yaml.safe_load((PLAYBOOK_DIR / "web.yml").read_text())[0]
-    block = next(task for task in play["tasks"] if "block" in task)
-    template = jinja2.Template(block["vars"]["__web_policy_rc_content"], keep_trailing_newline=True)
+    transaction = next(task for task in play["tasks"] if "__web_policy_rc_content" in task.get("vars", {}))
+    template = jinja2.Template(transaction["vars"]["__web_policy_rc_content"], keep_trailing_newline=True)
     return template.render(__memcached_service="memcached")
 
 
