@@ -22,7 +22,7 @@ def test_failed_messages_in_order():
     assert failed_checks(checks) == ["first", "second", "third"]
 
 
-def test_empty_list():
+def test_empty_list_returns_empty():
     assert failed_checks([]) == []
 
 
