@@ -27,16 +27,15 @@ PINNING_MIN_CPUS = 4
 def unpin_small_machines(affinity=ansible_mitogen.affinity):
     """Replace Mitogen's CPU placement with none below 4 CPUs.
 
-    Mitogen 0.3.54 pins its connection process to CPU 0 and, with fewer than 4
-    CPUs, the controller and every worker to the CPUs left over. On 2 CPUs
-    that is one CPU for all of Ansible's own processes. With the pinning
-    off, no-change re-runs of site.yml on the 2-CPU lab took 11.9-13.0 s
-    instead of 14.2-18.3 s (three runs each way, alternating). Mitogen
-    looks up ``affinity.policy`` at each call, so the replacement applies
-    to every process it starts later.
+    Mitogen 0.3.54 pins its connection process to CPU 0 and, with fewer than
+    4 CPUs, the controller and every worker to the CPUs left over. On 2 CPUs
+    that is one CPU for all of Ansible's own processes, and lab re-runs of
+    site.yml were about a fifth slower (docs/benchmarks.md). Mitogen looks
+    up ``affinity.policy`` at each call, so the replacement applies to every
+    process it starts later.
 
-    NOTE: measured on 2 CPUs only. From 4 CPUs on, Mitogen's own placement
-    stays.
+    NOTE: measured on 2 CPUs only. Like Mitogen, this counts every CPU of
+    the machine, also where a cpuset lets Ansible use fewer.
     """
     cpu_count = getattr(affinity.policy, "cpu_count", None)
     if cpu_count is not None and cpu_count < PINNING_MIN_CPUS:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import ansible_mitogen.affinity
+import ansible_mitogen.strategy
 import pytest
 
 from conftest import PROJECT_ROOT
 
 
-def load_strategy_module():
+def load_strategy_module() -> ModuleType:
     path = PROJECT_ROOT / "strategy_plugins" / "mitogen_linear.py"
     spec = importlib.util.spec_from_file_location("tier_mitogen_linear", path)
     module = importlib.util.module_from_spec(spec)
@@ -20,56 +20,61 @@ def load_strategy_module():
     return module
 
 
-STRATEGY = load_strategy_module()
+@pytest.fixture
+def pinning_policy(monkeypatch):
+    """Give Mitogen a 2-CPU pinning policy for one test, and restore its own afterwards."""
+    policy = ansible_mitogen.affinity.LinuxPolicy(cpu_count=2)
+    monkeypatch.setattr(ansible_mitogen.affinity, "policy", policy)
+    return policy
 
 
-def fake_affinity(cpu_count):
+def fake_affinity(cpu_count: int) -> SimpleNamespace:
     """Return a stand-in for ansible_mitogen.affinity with a pinning policy for cpu_count CPUs."""
     pinning = ansible_mitogen.affinity.LinuxPolicy(cpu_count=cpu_count)
     return SimpleNamespace(policy=pinning, Policy=ansible_mitogen.affinity.Policy)
 
 
+def test_loading_plugin_unpins_mitogen(pinning_policy):
+    load_strategy_module()
+
+    assert type(ansible_mitogen.affinity.policy) is ansible_mitogen.affinity.Policy
+    # Mitogen's worker start-up reads the policy through this module.
+    assert ansible_mitogen.strategy.ansible_mitogen.affinity.policy is ansible_mitogen.affinity.policy
+
+
 @pytest.mark.parametrize("cpu_count", [1, 2, 3])
-def test_small_machine_is_unpinned(cpu_count):
+def test_small_machine_is_unpinned(pinning_policy, cpu_count):
+    strategy = load_strategy_module()
     affinity = fake_affinity(cpu_count)
 
-    STRATEGY.unpin_small_machines(affinity)
+    strategy.unpin_small_machines(affinity)
 
     assert type(affinity.policy) is ansible_mitogen.affinity.Policy
 
 
 @pytest.mark.parametrize("cpu_count", [4, 16])
-def test_large_machine_keeps_pinning(cpu_count):
+def test_large_machine_keeps_pinning(pinning_policy, cpu_count):
+    strategy = load_strategy_module()
     affinity = fake_affinity(cpu_count)
     pinning = affinity.policy
 
-    STRATEGY.unpin_small_machines(affinity)
+    strategy.unpin_small_machines(affinity)
 
     assert affinity.policy is pinning
 
 
-def test_policy_without_cpu_count_is_kept():
+def test_policy_without_cpu_count_is_kept(pinning_policy):
     # Mitogen's base Policy, used where sched_setaffinity is missing, pins nothing.
-    affinity = SimpleNamespace(policy=ansible_mitogen.affinity.Policy(), Policy=ansible_mitogen.affinity.Policy)
-    policy = affinity.policy
+    strategy = load_strategy_module()
+    policy = ansible_mitogen.affinity.Policy()
+    affinity = SimpleNamespace(policy=policy, Policy=ansible_mitogen.affinity.Policy)
 
-    STRATEGY.unpin_small_machines(affinity)
+    strategy.unpin_small_machines(affinity)
 
     assert affinity.policy is policy
 
 
-def test_unpinned_worker_keeps_cpu_mask():
-    affinity = fake_affinity(2)
-    STRATEGY.unpin_small_machines(affinity)
-    mask = os.sched_getaffinity(0)
-
-    affinity.policy.assign_worker()
-    affinity.policy.assign_muxprocess(0)
-
-    assert os.sched_getaffinity(0) == mask
-
-
-def test_strategy_module_is_mitogens():
+def test_strategy_module_is_mitogens(pinning_policy):
     from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule
 
-    assert STRATEGY.StrategyModule is StrategyModule
+    assert load_strategy_module().StrategyModule is StrategyModule
