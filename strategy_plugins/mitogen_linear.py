@@ -30,7 +30,7 @@ def unpin_small_machines(affinity=ansible_mitogen.affinity):
     Mitogen 0.3.54 pins its connection process to CPU 0 and, with fewer than
     4 CPUs, the controller and every worker to the CPUs left over. On 2 CPUs
     that is one CPU for all of Ansible's own processes, and lab re-runs of
-    site.yml were about a fifth slower (docs/benchmarks.md). Mitogen looks
+    site.yml took about 30 % longer (docs/benchmarks.md). Mitogen looks
     up ``affinity.policy`` at each call, so the replacement applies to every
     process it starts later.
 
