@@ -43,7 +43,6 @@ SCENARIO = "rolling"
 TESTS_DIR = Path(__file__).resolve().parent
 SITE_PLAYBOOK = PROJECT_DIR / "playbooks" / "site.yml"
 ROLLING_PLAYBOOK = PROJECT_DIR / "playbooks" / "rolling_update.yml"
-WEB_PLAYBOOK = PROJECT_DIR / "playbooks" / "web.yml"
 
 # The longest run, the rolling update of three nodes, took up to 6 min on
 # 2 CPUs at load average 10, so 15 min leaves room on a busy machine.

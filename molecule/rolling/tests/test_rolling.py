@@ -24,7 +24,6 @@ from conftest import (
     SCENARIO_DIR,
     SITE_PLAYBOOK,
     WEB_NODES,
-    WEB_PLAYBOOK,
     DrainWatch,
     LoadSummary,
     PlaybookRun,
@@ -115,39 +114,6 @@ def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
     """Print ``text`` in the test output, past pytest's capture."""
     with capsys.disabled():
         print(f"\n{text}")
-
-
-# The playbook's wiring
-
-
-def update_play() -> dict[str, Any]:
-    """Return the play of rolling_update.yml that applies the web node roles."""
-    plays = yaml.safe_load(ROLLING_PLAYBOOK.read_text())
-    return next(play for play in plays if play.get("name") == "Update the web nodes one batch at a time")
-
-
-def web_playbook_roles() -> list[str]:
-    """Return the roles that web.yml imports, in the order of their first import."""
-    web_play = yaml.safe_load(WEB_PLAYBOOK.read_text())[0]
-    imports = [task["ansible.builtin.import_role"] for task in web_play["tasks"] if "ansible.builtin.import_role" in task]
-    return list(dict.fromkeys(entry["name"] for entry in imports))
-
-
-def test_rolling_roles_match_web_playbook():
-    web_roles = web_playbook_roles()
-    assert web_roles, "web.yml imports no role"
-    assert update_play()["vars"]["__rolling_update_web_roles"] == web_roles
-
-
-def imported_task_files(play: dict) -> list[str]:
-    """Return the task files that a play imports, in order."""
-    return [task["ansible.builtin.import_tasks"] for task in play["tasks"] if "ansible.builtin.import_tasks" in task]
-
-
-def test_rolling_vars_files_match_web_playbook():
-    web_play = yaml.safe_load(WEB_PLAYBOOK.read_text())[0]
-    assert "tasks/load_web_vars.yml" in imported_task_files(web_play)
-    assert "tasks/load_web_vars.yml" in imported_task_files(update_play())
 
 
 # Bad input: rejected before any host changes
