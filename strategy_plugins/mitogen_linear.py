@@ -25,7 +25,7 @@ PINNING_MIN_CPUS = 4
 
 
 def unpin_small_machines(affinity=ansible_mitogen.affinity):
-    """Replace Mitogen's CPU placement with none below 4 CPUs.
+    """Turn off Mitogen's CPU pinning on machines with fewer than 4 CPUs.
 
     Mitogen 0.3.54 pins its connection process to CPU 0 and, with fewer than
     4 CPUs, the controller and every worker to the CPUs left over. On 2 CPUs
