@@ -2,9 +2,10 @@
 
 Each role checks its variables in one ``assert`` task instead of one task per
 rule, because every task costs Ansible itself 45-60 ms on the four-node lab
-(bench/converge-speed's controller probe), and every run checks every role. The task lists its rules as ``{ok, msg}`` items and fails with the
-messages of every rule that does not hold, so an operator sees all faults of
-a role at once.
+(bench/converge-speed's controller probe), and every run checks every role.
+The task lists its rules as ``{ok, msg}`` items and fails with the messages
+of every rule that does not hold, so an operator sees all faults of a role
+at once.
 """
 
 from __future__ import annotations
