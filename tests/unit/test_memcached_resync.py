@@ -282,18 +282,19 @@ def test_copy_from_second_peer_after_refused(servers):
     assert local.live(b"p.a") is not None
 
 
-def test_copy_rejected_dump_reported(servers):
-    peer, local = servers
-    original = _Handler._metadump
+@pytest.fixture
+def busy_dump(monkeypatch) -> None:
+    """Make the servers reject every key dump, as memcached does while its crawler is busy."""
 
     def busy(handler):
         handler.wfile.write(b"BUSY currently processing crawler request\r\n")
 
-    _Handler._metadump = busy
-    try:
-        (report,) = copy(local, [peer.port])
-    finally:
-        _Handler._metadump = original
+    monkeypatch.setattr(_Handler, "_metadump", busy)
+
+
+def test_copy_rejected_dump_reported(servers, busy_dump):
+    peer, local = servers
+    (report,) = copy(local, [peer.port])
     assert "BUSY" in report.error
 
 
@@ -412,14 +413,109 @@ def test_final_refresh_keeps_key_when_peer_down(servers):
     assert local.live(b"p.a")[2] == b"count=2"
 
 
-def test_final_refresh_needs_block(servers):
+def test_copy_reports_peer_reached(servers):
+    peer, local = servers
+    down, up = copy(local, [closed_port(), peer.port])
+    assert down.reached is False
+    assert up.reached is True
+
+
+@pytest.mark.parametrize(("blocked", "left_out"), [(False, False), (True, True)], ids=["not-blocked", "peer-left-out"])
+def test_final_refresh_keeps_local_value(servers, blocked, left_out):
+    """Without the block, or with the one peer left out, nothing is read or deleted."""
     peer, local = servers
     local.put(b"p.a", b"count=1", ttl=600)
     peer.put(b"p.a", b"count=2", ttl=600)
     settings = settings_for(local.port, [peer.port])
-    run = resync.Run(added={b"p.a"}, hot={b"p.a": None}, blocked=False)
-    assert resync.refresh_hot_keys(settings, resync.Deadline(10), run) == (0, 0)
+    run = resync.Run(added={b"p.a"}, hot={b"p.a": None}, blocked=blocked)
+    unreachable = frozenset(settings.peers) if left_out else frozenset()
+    assert resync.refresh_hot_keys(settings, resync.Deadline(10), run, unreachable) == (0, 0)
     assert local.live(b"p.a")[2] == b"count=1"
+
+
+@pytest.fixture
+def copy_calls(monkeypatch) -> list:
+    """Record each copy_from_peer call of a resync as (peer port, catch-up pass)."""
+    calls = []
+    real = resync.copy_from_peer
+
+    def recorded(settings, peer, deadline, run, since=None):
+        calls.append((peer.port, since is not None))
+        return real(settings, peer, deadline, run, since)
+
+    monkeypatch.setattr(resync, "copy_from_peer", recorded)
+    return calls
+
+
+def test_resync_skips_peer_without_connection(servers, copy_calls, caplog):
+    peer, local = servers
+    peer.put(b"p.a", b"x", ttl=600)
+    down = closed_port()
+    settings = settings_for(local.port, [down, peer.port])
+    with caplog.at_level("INFO", logger="tier-memcached-resync"):
+        resync.resync(settings, blocked=True)
+    assert copy_calls == [(peer.port, False), (peer.port, True)]
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(message.startswith(f"resync from 127.0.0.1:{down} skipped: no connection") for message in messages)
+    assert f"catch-up from 127.0.0.1:{down} skipped: no connection in the first pass" in messages
+    assert any("copied 1 keys" in message and "1 of 2 peers" in message for message in messages)
+    assert local.live(b"p.a") is not None
+
+
+def test_catch_up_skips_peer_lost_later(servers, copy_calls, monkeypatch, caplog):
+    peer, local = servers
+    down = closed_port()
+    # The peer accepted the probe's connection and stopped before the first pass.
+    monkeypatch.setattr(resync, "probe_peers", lambda settings, deadline: {})
+    with caplog.at_level("INFO", logger="tier-memcached-resync"):
+        resync.resync(settings_for(local.port, [down, peer.port]), blocked=True)
+    assert copy_calls == [(down, False), (peer.port, False), (peer.port, True)]
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"catch-up from 127.0.0.1:{down} skipped: no connection in the first pass" in messages
+
+
+@pytest.fixture
+def silent_ports() -> Iterator[list[int]]:
+    """Two local ports whose accept queues are full, so a new connection times out, as on a blocked peer."""
+    listeners, pending_clients = [], []
+    for _ in range(2):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        listeners.append(listener)
+        for _ in range(4):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(listener.getsockname())
+            pending_clients.append(client)
+    time.sleep(0.1)
+    yield [listener.getsockname()[1] for listener in listeners]
+    for sock in pending_clients + listeners:
+        sock.close()
+
+
+def test_probe_tries_peers_together(servers, silent_ports):
+    _, local = servers
+    settings = settings_for(local.port, silent_ports, connect_timeout=0.5)
+    started = time.monotonic()
+    failed = resync.probe_peers(settings, resync.Deadline(10))
+    # One after the other, the two timeouts would take 1 s.
+    assert time.monotonic() - started < 0.9
+    assert set(failed) == set(settings.peers)
+    assert all("timed out" in error for error in failed.values())
+
+
+def test_probe_keeps_answering_peers(servers):
+    peer, local = servers
+    settings = settings_for(local.port, [peer.port, closed_port()])
+    assert list(resync.probe_peers(settings, resync.Deadline(10))) == [settings.peers[1]]
+
+
+def test_catch_up_retries_rejected_dump(servers, busy_dump, copy_calls):
+    peer, local = servers
+    resync.resync(settings_for(local.port, [peer.port]), blocked=True)
+    # Connected, then rejected the dump: the catch-up pass tries again.
+    assert copy_calls == [(peer.port, False), (peer.port, True)]
 
 
 def test_resync_runs_both_passes(servers, caplog):
@@ -490,3 +586,33 @@ def test_blocks_only_with_peers():
     assert settings_for(1, []).blocks is False
     assert settings_for(1, [2]).blocks is True
     assert settings_for(1, [2], resync=False).blocks is False
+
+
+def _save_memory_file(tmp_path: Path, saved: float) -> str:
+    memory = tmp_path / "memory_file"
+    memory.write_bytes(b"x")
+    meta = tmp_path / "memory_file.meta"
+    meta.write_text("saved")
+    os.utime(meta, (saved, saved))
+    return str(memory)
+
+
+def test_start_waits_out_save_second(tmp_path):
+    saved = time.time()
+    settings = settings_for(1, [], memory_file=_save_memory_file(tmp_path, saved))
+    resync.wait_for_save_second(settings)
+    assert int(time.time()) > int(saved)
+
+
+def test_start_after_old_save_immediate(tmp_path):
+    settings = settings_for(1, [], memory_file=_save_memory_file(tmp_path, time.time() - 5))
+    started = time.monotonic()
+    resync.wait_for_save_second(settings)
+    assert time.monotonic() - started < 0.5
+
+
+def test_start_without_memory_file_immediate(tmp_path):
+    started = time.monotonic()
+    resync.wait_for_save_second(settings_for(1, [], memory_file=str(tmp_path / "memory_file")))
+    resync.wait_for_save_second(settings_for(1, []))
+    assert time.monotonic() - started < 0.5
