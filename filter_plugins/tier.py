@@ -242,7 +242,7 @@ def tier_host_address(host: str, hostvars: Mapping[str, Mapping[str, Any]]) -> s
     return str(_resolve_host_address(host, hostvars))
 
 
-def _host_names(hosts: Any, group: str) -> list[str]:
+def _host_names(hosts: Any, group: str, setting: str | None = None) -> list[str]:
     """Return ``hosts`` as a list, raising if it is not a non-empty list of unique names."""
     if not _is_ordered_collection(hosts):
         raise AnsibleFilterError(
@@ -251,6 +251,11 @@ def _host_names(hosts: Any, group: str) -> list[str]:
         )
 
     names = list(hosts)
+    if not names and setting:
+        raise AnsibleFilterError(
+            f"{setting} '{group}' is invalid: group '{group}' is missing or empty in the inventory. "
+            f"Add the nodes to it, or set {setting} to the group that contains them."
+        )
     if not names:
         raise AnsibleFilterError(f"group '{group}' is empty: add the {group} nodes to it in the inventory")
 
@@ -271,17 +276,19 @@ def tier_addresses(
     hosts: Sequence[str],
     hostvars: Mapping[str, Mapping[str, Any]],
     group: str = "web",
+    setting: str | None = None,
 ) -> list[str]:
     """Return the tier address of each host in ``hosts``, in the same order.
 
     Each address is resolved as in ``tier_host_address``. ``group`` is used only
-    in error messages. Raise AnsibleFilterError when the list is empty or names
+    in error messages, and so is ``setting``, the variable that names the
+    group, which the message for an empty group then names as well. Raise AnsibleFilterError when the list is empty or names
     a host twice, when any address cannot be resolved, when an address is a
     loopback address (the other nodes cannot reach it), or when two hosts
     resolve to the same address.
     """
     owners: dict[IPAddress, str] = {}
-    for host in _host_names(hosts, group):
+    for host in _host_names(hosts, group, setting):
         address = _resolve_host_address(host, hostvars)
         if _is_loopback(address):
             raise AnsibleFilterError(

@@ -332,6 +332,16 @@ def test_addresses_empty_group_names_group():
         tier_addresses([], {}, "app")
 
 
+def test_addresses_empty_group_names_setting():
+    expected = (
+        "memcached_peer_group 'app' is invalid: group 'app' is missing or empty in the inventory. "
+        "Add the nodes to it, or set memcached_peer_group to the group that contains them."
+    )
+
+    with pytest.raises(AnsibleFilterError, match=re.escape(expected)):
+        tier_addresses([], {}, "app", "memcached_peer_group")
+
+
 def test_addresses_host_without_facts():
     # The --limit case: web2 has neither tier_address nor facts.
     hostvars = {"web1": {"tier_address": "192.0.2.11"}, "web2": {}}

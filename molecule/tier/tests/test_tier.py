@@ -274,6 +274,13 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
         ("php_fpm_max_requests=abc", "argument 'php_fpm_max_requests' is of type str"),
         # The argument specification passes a string for a list unchanged.
         ("php_extensions=mbstring", 'php_extensions "mbstring" is invalid'),
+        # A group variable that names no inventory group.
+        ("memcached_peer_group=nosuch", "memcached_peer_group 'nosuch' is invalid: group 'nosuch' is missing"),
+        ("php_session_peer_group=nosuch", "php_session_peer_group 'nosuch' is invalid: group 'nosuch' is missing"),
+        (
+            "nginx_balancer_backend_group=nosuch",
+            "nginx_balancer_backend_group 'nosuch' is invalid: group 'nosuch' is missing",
+        ),
     ],
     ids=[
         "prefork-workers-zero",
@@ -282,6 +289,9 @@ REJECTED_RUN_FILES = ["/etc/apache2/conf-available/tier-prefork.conf", "/etc/apa
         "fpm-pm-unknown",
         "fpm-max-requests-not-int",
         "extensions-string-not-list",
+        "memcached-peer-group-missing",
+        "php-peer-group-missing",
+        "balancer-backend-group-missing",
     ],
 )
 def test_bad_input_rejected(web_hosts, extra_vars, expected):
