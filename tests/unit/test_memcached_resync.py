@@ -456,8 +456,8 @@ def test_resync_skips_peer_without_connection(servers, copy_calls, caplog):
         resync.resync(settings, blocked=True)
     assert copy_calls == [(peer.port, False), (peer.port, True)]
     messages = [record.getMessage() for record in caplog.records]
-    assert any(message.startswith(f"resync from 127.0.0.1:{down} skipped: no connection") for message in messages)
-    assert f"catch-up from 127.0.0.1:{down} skipped: no connection in the first pass" in messages
+    assert any(message.startswith(f"resync from 127.0.0.1:{down} skipped: connection failed") for message in messages)
+    assert f"catch-up from 127.0.0.1:{down} skipped: the peer accepted no connection before" in messages
     assert any("copied 1 keys" in message and "1 of 2 peers" in message for message in messages)
     assert local.live(b"p.a") is not None
 
@@ -471,7 +471,7 @@ def test_catch_up_skips_peer_lost_later(servers, copy_calls, monkeypatch, caplog
         resync.resync(settings_for(local.port, [down, peer.port]), blocked=True)
     assert copy_calls == [(down, False), (peer.port, False), (peer.port, True)]
     messages = [record.getMessage() for record in caplog.records]
-    assert f"catch-up from 127.0.0.1:{down} skipped: no connection in the first pass" in messages
+    assert f"catch-up from 127.0.0.1:{down} skipped: the peer accepted no connection before" in messages
 
 
 @pytest.fixture
@@ -495,14 +495,46 @@ def silent_ports() -> Iterator[list[int]]:
 
 
 def test_probe_tries_peers_together(servers, silent_ports):
-    _, local = servers
-    settings = settings_for(local.port, silent_ports, connect_timeout=0.5)
+    peer, local = servers
+    settings = settings_for(local.port, [*silent_ports, peer.port], connect_timeout=0.5)
     started = time.monotonic()
     failed = resync.probe_peers(settings, resync.Deadline(10))
     # One after the other, the two timeouts would take 1 s.
     assert time.monotonic() - started < 0.9
-    assert set(failed) == set(settings.peers)
+    assert set(failed) == set(settings.peers[:2])
     assert all("timed out" in error for error in failed.values())
+
+
+def test_probe_tries_again_when_none_answer(servers, silent_ports, caplog):
+    _, local = servers
+    settings = settings_for(local.port, silent_ports, connect_timeout=0.5)
+    started = time.monotonic()
+    with caplog.at_level("INFO", logger="tier-memcached-resync"):
+        failed = resync.probe_peers(settings, resync.Deadline(10))
+    elapsed = time.monotonic() - started
+    # Two rounds of one timeout each, not four timeouts one after the other.
+    assert 0.9 < elapsed < 1.8
+    assert set(failed) == set(settings.peers)
+    assert any("each is tried once more" in record.getMessage() for record in caplog.records)
+
+
+def test_probe_second_try_finds_peer(servers, monkeypatch):
+    peer, local = servers
+    down = closed_port()
+    settings = settings_for(local.port, [down, peer.port])
+    tries = []
+    real = resync._connection_error
+
+    def refused_at_first(endpoint, settings, deadline):
+        tries.append(endpoint.port)
+        if tries.count(endpoint.port) == 1:
+            return "Connection refused"
+        return real(endpoint, settings, deadline)
+
+    monkeypatch.setattr(resync, "_connection_error", refused_at_first)
+    failed = resync.probe_peers(settings, resync.Deadline(10))
+    assert list(failed) == [settings.peers[0]]
+    assert sorted(tries) == sorted([down, down, peer.port, peer.port])
 
 
 def test_probe_keeps_answering_peers(servers):
@@ -602,6 +634,29 @@ def test_start_waits_out_save_second(tmp_path):
     settings = settings_for(1, [], memory_file=_save_memory_file(tmp_path, saved))
     resync.wait_for_save_second(settings)
     assert int(time.time()) > int(saved)
+    assert time.time() - saved < 1.2
+
+
+@pytest.fixture
+def clock(monkeypatch) -> dict:
+    """Fix time.time at clock["now"] and record the sleeps instead of sleeping."""
+    state = {"now": 1000.0, "sleeps": []}
+    monkeypatch.setattr(resync.time, "time", lambda: state["now"])
+    monkeypatch.setattr(resync.time, "sleep", state["sleeps"].append)
+    return state
+
+
+def test_start_wait_covers_lagging_timestamp(tmp_path, clock):
+    # Stopped just after 1001.0 by the system clock, stamped 1000.99 by the file system.
+    clock["now"] = 1001.004
+    resync.wait_for_save_second(settings_for(1, [], memory_file=_save_memory_file(tmp_path, 1000.99)))
+    assert clock["sleeps"] == [pytest.approx(0.996)]
+
+
+def test_start_wait_capped_for_future_save(tmp_path, clock):
+    # The clock was set back by an hour after memcached stopped.
+    resync.wait_for_save_second(settings_for(1, [], memory_file=_save_memory_file(tmp_path, 1000.0 + 3600)))
+    assert clock["sleeps"] == [pytest.approx(1.05)]
 
 
 def test_start_after_old_save_immediate(tmp_path):
