@@ -280,12 +280,13 @@ def tier_addresses(
 ) -> list[str]:
     """Return the tier address of each host in ``hosts``, in the same order.
 
-    Each address is resolved as in ``tier_host_address``. ``group`` is used only
-    in error messages, and so is ``setting``, the variable that names the
-    group, which the message for an empty group then names as well. Raise AnsibleFilterError when the list is empty or names
-    a host twice, when any address cannot be resolved, when an address is a
-    loopback address (the other nodes cannot reach it), or when two hosts
-    resolve to the same address.
+    Each address is resolved as in ``tier_host_address``. ``group`` and
+    ``setting`` are used only in error messages: ``setting`` is the variable
+    that chose the group, and the message for an empty group names it.
+    Raise AnsibleFilterError when the list is empty or names a host twice,
+    when any address cannot be resolved, when an address is a loopback
+    address (the other nodes cannot reach it), or when two hosts resolve to
+    the same address.
     """
     owners: dict[IPAddress, str] = {}
     for host in _host_names(hosts, group, setting):
