@@ -525,13 +525,13 @@ def test_probe_second_try_finds_peer(servers, monkeypatch):
     tries = []
     real = resync._connection_error
 
-    def refused_at_first(endpoint, settings, deadline):
+    def failing_first_try(endpoint, settings, deadline):
         tries.append(endpoint.port)
         if tries.count(endpoint.port) == 1:
             return "Connection refused"
         return real(endpoint, settings, deadline)
 
-    monkeypatch.setattr(resync, "_connection_error", refused_at_first)
+    monkeypatch.setattr(resync, "_connection_error", failing_first_try)
     failed = resync.probe_peers(settings, resync.Deadline(10))
     assert list(failed) == [settings.peers[0]]
     assert sorted(tries) == sorted([down, down, peer.port, peer.port])
